@@ -1,0 +1,165 @@
+"""Fast attribution of a statement to the user's code.
+
+A raw walk over ``f_back`` with a per-file cached classification; never ``inspect.stack()``
+(which reads source files for every frame). Frames are *library* (site-packages, the standard
+library, this plugin, generated code), *test* (test modules, ``conftest.py``, files under test
+directories) or *application* (everything else).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable
+from types import FrameType
+
+from .model import CallSite, Frame, FrameKind
+
+LIB = 0
+APP = 1
+TEST = 2
+MAX_USER_FRAMES = 12
+TEST_DIR_NAMES = frozenset({"tests", "test", "testing"})
+
+
+def _library_roots() -> tuple[str, ...]:
+    roots: set[str] = set()
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(name)
+        if path:
+            roots.add(os.path.realpath(path))
+            roots.add(os.path.abspath(path))
+    for path in sys.path:
+        if path.endswith(("site-packages", "dist-packages")):
+            roots.add(os.path.realpath(path))
+            roots.add(os.path.abspath(path))
+    here = os.path.dirname(os.path.abspath(__file__))
+    roots.add(here)
+    roots.add(os.path.realpath(here))
+    return tuple(sorted(r.rstrip(os.sep) + os.sep for r in roots))
+
+
+class Classifier:
+    """Classifies files and walks stacks; one per session, its caches grow with distinct files."""
+
+    def __init__(
+        self,
+        rootdir: str,
+        test_patterns: Iterable[str] = ("test_*.py", "*_test.py"),
+        extra_library: Iterable[str] = (),
+    ) -> None:
+        self.rootdir = os.path.abspath(rootdir)
+        self.test_patterns = tuple(test_patterns)
+        self.library_roots = _library_roots() + tuple(
+            os.path.abspath(p).rstrip(os.sep) + os.sep for p in extra_library
+        )
+        self._kinds: dict[str, int] = {}
+        self._relpaths: dict[str, str] = {}
+        self._sites: dict[tuple[object, ...], CallSite] = {}
+
+    # -- files -----------------------------------------------------------------------------
+    def kind_of(self, filename: str) -> int:
+        kind = self._kinds.get(filename)
+        if kind is None:
+            kind = self._classify(filename)
+            self._kinds[filename] = kind
+        return kind
+
+    def _classify(self, filename: str) -> int:
+        if not filename or filename.startswith("<"):
+            return LIB
+        path = os.path.abspath(filename)
+        if any(path.startswith(root) for root in self.library_roots):
+            # A test file inside the rootdir stays user code even if the rootdir sits in a
+            # site-packages-looking place (an editable checkout inside a venv folder).
+            if not path.startswith(self.rootdir + os.sep) or os.sep + "site-packages" + os.sep in (
+                path[len(self.rootdir) :]
+            ):
+                return LIB
+        base = os.path.basename(path)
+        if base == "conftest.py" or any(fnmatch.fnmatch(base, p) for p in self.test_patterns):
+            return TEST
+        rel = self.relpath(path)
+        parts = rel.split(os.sep)[:-1]
+        if any(part in TEST_DIR_NAMES for part in parts):
+            return TEST
+        return APP
+
+    def relpath(self, filename: str) -> str:
+        rel = self._relpaths.get(filename)
+        if rel is None:
+            path = os.path.abspath(filename)
+            try:
+                rel = os.path.relpath(path, self.rootdir)
+            except ValueError:  # another drive on Windows
+                rel = path
+            if rel.startswith(".." + os.sep):
+                rel = path
+            rel = rel.replace(os.sep, "/")
+            self._relpaths[filename] = rel
+        return rel
+
+    # -- stacks ----------------------------------------------------------------------------
+    def callsite(self, frame: FrameType | None) -> CallSite:
+        """The user frames from ``frame`` outwards, up to and including the first test frame.
+
+        Continues into the parent greenlet when the walk runs off the top of a greenlet (async
+        SQLAlchemy runs the ORM in one, and the user's ``await`` sits in the parent).
+        """
+        kinds = self._kinds
+        key: list[object] = []
+        found = 0
+        hopped = False
+        f = frame
+        while f is not None:
+            code = f.f_code
+            filename = code.co_filename
+            kind = kinds.get(filename)
+            if kind is None:
+                kind = self.kind_of(filename)
+            if kind:
+                key.append(filename)
+                key.append(code.co_name)
+                key.append(f.f_lineno)
+                key.append(kind)
+                found += 1
+                if kind == TEST or found >= MAX_USER_FRAMES:
+                    break
+            f = f.f_back
+            if f is None and not hopped:
+                hopped = True
+                f = _parent_greenlet_frame()
+        tkey = tuple(key)
+        site = self._sites.get(tkey)
+        if site is None:
+            site = self._build(tkey)
+        return site
+
+    def _build(self, key: tuple[object, ...]) -> CallSite:
+        frames = []
+        for i in range(0, len(key), 4):
+            filename, function, line, kind = key[i : i + 4]
+            fk: FrameKind = "test" if kind == TEST else "app"
+            frames.append(Frame(self.relpath(str(filename)), int(line), str(function), fk))  # type: ignore[call-overload]
+        site = CallSite(tuple(frames))
+        if len(self._sites) > 50_000:
+            self._sites.clear()
+        self._sites[key] = site
+        return site
+
+
+def _parent_greenlet_frame() -> FrameType | None:
+    greenlet = sys.modules.get("greenlet")
+    if greenlet is None:
+        return None
+    try:
+        current = greenlet.getcurrent()
+        parent = current.parent
+        if parent is None:
+            return None
+        gr_frame: FrameType | None = parent.gr_frame
+        return gr_frame
+    except Exception:  # pragma: no cover - greenlet without frames
+        return None

@@ -1,0 +1,84 @@
+"""The plugin's markers: registration with their signatures, and validation.
+
+Each marker is validated by calling a function whose signature *is* the marker's API, so a
+wrong call gets Python's own precise complaint, reworded into one line naming the marker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+MARKERS = (
+    "max_queries(n, *, using=None): fail the test if its call phase sends more than n data "
+    "statements (transaction control not counted); using= limits the count to one database "
+    "alias or vendor. pytest-pyskill.",
+    "pyskill_ignore(*rules, reason=None): switch the named pytest-pyskill rules off for this "
+    "test (no rules: all of them).",
+)
+
+
+class MarkerError(Exception):
+    """A marker was used with arguments it does not take; the message is one line."""
+
+
+def _max_queries(n: int, *, using: str | None = None) -> tuple[int, str | None]:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise MarkerError(f"n must be a whole number, got {n!r}")
+    if n < 0:
+        raise MarkerError(f"n must be >= 0, got {n}")
+    if using is not None and not isinstance(using, str):
+        raise MarkerError(f"using must be a database alias or vendor name, got {using!r}")
+    return n, using
+
+
+def _pyskill_ignore(*rules: str, reason: str | None = None) -> tuple[frozenset[str], str | None]:
+    for rule in rules:
+        if not isinstance(rule, str):
+            raise MarkerError(f"rule names must be strings, got {rule!r}")
+    return frozenset(rules), reason
+
+
+def _call(fn: Any, name: str, mark: pytest.Mark) -> Any:
+    try:
+        return fn(*mark.args, **mark.kwargs)
+    except MarkerError as exc:
+        raise MarkerError(f"@pytest.mark.{name}: {exc}") from None
+    except TypeError as exc:
+        text = str(exc).replace(fn.__name__ + "()", name + "()")
+        raise MarkerError(f"@pytest.mark.{name}: {text}") from None
+
+
+@dataclass(frozen=True)
+class TestMarks:
+    __test__ = False
+
+    max_queries: tuple[int, str | None] | None = None
+    ignore_all: bool = False
+    ignore: frozenset[str] = frozenset()
+
+
+def read(item: pytest.Item, known_rules: Iterable[str]) -> TestMarks:
+    """The pyskill markers of one test, validated; raises MarkerError with one line."""
+    budget = None
+    mark = item.get_closest_marker("max_queries")
+    if mark is not None:
+        budget = _call(_max_queries, "max_queries", mark)
+    ignore: set[str] = set()
+    ignore_all = False
+    known = set(known_rules)
+    for mark in item.iter_markers("pyskill_ignore"):
+        rules, _reason = _call(_pyskill_ignore, "pyskill_ignore", mark)
+        if not rules:
+            ignore_all = True
+        unknown = sorted(rules - known)
+        if unknown:
+            raise MarkerError(
+                f"@pytest.mark.pyskill_ignore: unknown rule {', '.join(map(repr, unknown))}; "
+                f"valid rules: {', '.join(sorted(known))}"
+            )
+        ignore |= rules
+    return TestMarks(budget, ignore_all, frozenset(ignore))

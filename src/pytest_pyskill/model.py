@@ -1,0 +1,231 @@
+"""The values that flow from capture to rules to reporters.
+
+Everything here is immutable and JSON-safe through ``to_dict()``; nothing here knows pytest,
+Django or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FrameKind = Literal["app", "test"]
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame of user code (application or test) on the way to a statement."""
+
+    path: str
+    line: int
+    function: str
+    kind: FrameKind
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "function": self.function, "kind": self.kind}
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line} in {self.function}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """Where a statement came from: user frames, innermost first.
+
+    ``frames[0]`` is the innermost application frame when there is one (otherwise the innermost
+    test frame); the chain goes up to and including the first test frame. Library frames
+    (site-packages, the standard library, this plugin) are never part of it.
+    """
+
+    frames: tuple[Frame, ...]
+
+    @property
+    def primary(self) -> Frame | None:
+        return self.frames[0] if self.frames else None
+
+    @property
+    def app_frames(self) -> tuple[Frame, ...]:
+        return tuple(f for f in self.frames if f.kind == "app")
+
+    @property
+    def in_test_code(self) -> bool:
+        """True when no application frame is involved: the test itself sent it."""
+        return bool(self.frames) and self.frames[0].kind == "test"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frames": [f.to_dict() for f in self.frames]}
+
+    def __str__(self) -> str:
+        return str(self.primary) if self.frames else "<unknown>"
+
+
+UNKNOWN_SITE = CallSite(())
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a SQL string is, independent of its values (see :mod:`pytest_pyskill.sql`)."""
+
+    kind: str  # select, insert, update, delete, tcl, ddl, other
+    tables: tuple[str, ...]
+    fingerprint: str
+    rows: int  # VALUES groups of an INSERT (1 for everything else)
+
+    @property
+    def is_data(self) -> bool:
+        """Counted by budgets: everything except transaction control."""
+        return self.kind != "tcl"
+
+    @property
+    def is_write(self) -> bool:
+        return self.kind in ("insert", "update", "delete")
+
+
+@dataclass(frozen=True, slots=True)
+class OrmContext:
+    """What the ORM said about why a statement ran, when it said anything."""
+
+    source: str  # "sqlalchemy" or "django"
+    entity: str | None = None  # the mapped class or model being loaded
+    lazy_load: str | None = None  # "Book.author" when a relation was lazily loaded
+    parent: str | None = None  # identity of the object whose attribute was loaded
+    column_load: bool = False  # deferred / expired column refresh
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "entity": self.entity,
+            "lazy_load": self.lazy_load,
+            "parent": self.parent,
+            "column_load": self.column_load,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatementEvent:
+    """One statement sent to a database while a test window was open."""
+
+    source: str  # "sqlalchemy", "django" or "dbapi"
+    database: str  # Django alias, SQLAlchemy engine URL (no password), or the sqlite path
+    vendor: str  # sqlite, postgresql, mysql, ...
+    sql: str  # the statement as sent, with placeholders; values are never kept here
+    shape: Shape
+    executemany: bool  # a batched execution (executemany, insertmanyvalues)
+    in_transaction: bool | None  # inside a transaction the code itself opened (None: unknown)
+    thread: int
+    in_event_loop: bool  # an asyncio loop was running in the sending thread
+    duration: float  # seconds
+    callsite: CallSite
+    orm: OrmContext | None = None
+    params: str | None = None  # repr of the parameters, only with --pyskill-show-params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "database": self.database,
+            "vendor": self.vendor,
+            "kind": self.shape.kind,
+            "tables": list(self.shape.tables),
+            "fingerprint": self.shape.fingerprint,
+            "executemany": self.executemany,
+            "in_transaction": self.in_transaction,
+            "in_event_loop": self.in_event_loop,
+            "duration_ms": round(self.duration * 1000, 3),
+            "callsite": self.callsite.to_dict(),
+            "orm": self.orm.to_dict() if self.orm else None,
+            "params": self.params,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    path: str
+    line: int
+    function: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "function": self.function}
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line} in {self.function}"
+
+    @classmethod
+    def of(cls, frame: Frame | None) -> Location | None:
+        return cls(frame.path, frame.line, frame.function) if frame else None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a rule found in one test: what, where, how often, and the fix."""
+
+    rule: str
+    severity: Severity
+    message: str
+    test: str = ""  # node id, filled in by the plugin
+    count: int = 1
+    location: Location | None = None
+    label: str | None = None  # what the finding is about: "Book.author", a table, a budget
+    fingerprint: str | None = None
+    fix: str | None = None
+    details: tuple[str, ...] = ()  # supporting lines, shown with the finding
+    trace: tuple[str, ...] = ()  # every statement behind it, shown under -v and in JSON
+    always_fails: bool = False  # explicit assertions (budgets) fail in warn mode too
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "test": self.test,
+            "message": self.message,
+            "count": self.count,
+            "location": self.location.to_dict() if self.location else None,
+            "label": self.label,
+            "fingerprint": self.fingerprint,
+            "fix": self.fix,
+            "details": list(self.details),
+            "trace": list(self.trace),
+            "always_fails": self.always_fails,
+        }
+        data.update(dict(self.extra))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        loc = data.get("location")
+        known = {
+            "rule", "severity", "test", "message", "count", "location", "label",
+            "fingerprint", "fix", "details", "trace", "always_fails",
+        }
+        return cls(
+            rule=data["rule"],
+            severity=data["severity"],
+            message=data["message"],
+            test=data.get("test", ""),
+            count=data.get("count", 1),
+            location=Location(loc["path"], loc["line"], loc["function"]) if loc else None,
+            label=data.get("label"),
+            fingerprint=data.get("fingerprint"),
+            fix=data.get("fix"),
+            details=tuple(data.get("details", ())),
+            trace=tuple(data.get("trace", ())),
+            always_fails=data.get("always_fails", False),
+            extra=tuple(sorted((k, v) for k, v in data.items() if k not in known)),
+        )
+
+    def render(self, verbose: bool = False, details: bool = True) -> str:
+        """The finding as people read it: what, where, the SQL shape, the fix."""
+        lines = [f"{self.rule}: {self.message}"]
+        if self.location:
+            lines.append(f"  at {self.location}")
+        if self.fingerprint:
+            lines.append(f"  {self.fingerprint}")
+        if self.fix:
+            lines.append(f"  fix: {self.fix}")
+        if details:
+            lines.extend(f"  {d}" for d in self.details)
+        if verbose:
+            lines.extend(f"    {t}" for t in self.trace)
+        return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""Command-line flags and their ini twins, resolved once into a frozen :class:`Settings`.
+
+Precedence: command line, then ini, then the default. Every value is parsed here; a bad one
+raises ``pytest.UsageError`` with one line naming the option and what it accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    strict: bool = False
+    ignore: frozenset[str] = frozenset()
+    json_path: str | None = None
+    max_queries: int | None = None
+    capture_fixtures: bool = False
+    show_params: bool = False
+    max_events: int = 10_000
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # Settings field
+    flag: str
+    ini: str
+    help: str
+    kind: str  # "bool", "int", "list", "path"
+    minimum: int = 0
+    metavar: str | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("strict", "--pyskill-strict", "pyskill_strict",
+           "fail the test that caused a finding (default: findings are warnings)", "bool"),
+    Option("ignore", "--pyskill-ignore", "pyskill_ignore",
+           "comma-separated rule ids to switch off", "list", metavar="RULES"),
+    Option("json_path", "--pyskill-json", "pyskill_json",
+           "write the session's findings as a JSON report to PATH", "path", metavar="PATH"),
+    Option("max_queries", "--pyskill-max-queries", "pyskill_max_queries",
+           "default query budget for every test without a max_queries marker (default: off)",
+           "int", metavar="N"),
+    Option("capture_fixtures", "--pyskill-capture-fixtures", "pyskill_capture_fixtures",
+           "also count statements sent while the test's fixtures are set up", "bool"),
+    Option("show_params", "--pyskill-show-params", "pyskill_show_params",
+           "keep statement parameter values in reports (default: SQL shapes only)", "bool"),
+    Option("max_events", "--pyskill-max-events", "pyskill_max_events",
+           "statements kept per test for listings; counts always cover all (default: 10000)",
+           "int", minimum=1, metavar="N"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pyskill", "pytest-pyskill: runtime backend best-practice checks")
+    for opt in OPTIONS:
+        if opt.kind == "bool":
+            group.addoption(opt.flag, action="store_true", default=None, dest=opt.ini, help=opt.help)
+        else:
+            group.addoption(opt.flag, action="store", default=None, dest=opt.ini,
+                            metavar=opt.metavar, help=opt.help)
+        parser.addini(opt.ini, f"{opt.help} (twin of {opt.flag})", type="string", default="")
+
+
+def _parse(opt: Option, raw: Any, where: str) -> Any:
+    text = raw if isinstance(raw, str) else str(raw)
+    if opt.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        low = text.strip().lower()
+        if low in TRUE:
+            return True
+        if low in FALSE:
+            return False
+        raise pytest.UsageError(
+            f"pyskill: {where} = {text!r} is not a boolean; use true or false"
+        )
+    if opt.kind == "int":
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise pytest.UsageError(
+                f"pyskill: {where} = {text!r} is not a whole number (>= {opt.minimum})"
+            ) from None
+        if value < opt.minimum:
+            raise pytest.UsageError(f"pyskill: {where} = {value} must be >= {opt.minimum}")
+        return value
+    if opt.kind == "list":
+        return frozenset(p.strip() for p in text.replace("\n", ",").split(",") if p.strip())
+    return text.strip() or None
+
+
+def resolve(getoption: Callable[[str], Any], getini: Callable[[str], Any]) -> Settings:
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        cli = getoption(opt.ini)
+        if cli is not None:
+            values[opt.name] = _parse(opt, cli, opt.flag)
+            continue
+        ini = getini(opt.ini)
+        if isinstance(ini, list):  # a linelist-style value from an ini file
+            ini = ",".join(ini)
+        if ini is not None and str(ini).strip() != "":
+            values[opt.name] = _parse(opt, ini, opt.ini)
+    return Settings(**values)
+
+
+def check_rule_names(names: Iterable[str], known: Iterable[str], where: str) -> None:
+    valid = sorted(set(known))
+    unknown = sorted(set(names) - set(valid))
+    if unknown:
+        raise pytest.UsageError(
+            f"pyskill: unknown rule {', '.join(map(repr, unknown))} in {where}; "
+            f"valid rules: {', '.join(valid)}"
+        )

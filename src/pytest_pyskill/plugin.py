@@ -1,0 +1,132 @@
+"""pytest hooks only: open a window per test, close it, hand findings on.
+
+Everything else lives in pytest-free modules (capture, rules, reporters) or small glue modules
+(options, markers, engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import __version__, hookspecs, markers, options
+from .api import Pyskill
+from .engine import FINDINGS, STATEMENTS, PyskillSession, deliver, evaluate, start
+from .model import Finding
+from .reporters import json_report, terminal
+from .rules import builtin_rules
+
+SESSION = pytest.StashKey[PyskillSession]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_pyskill_rules(config: pytest.Config) -> list[Any]:
+    return list(builtin_rules())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for line in markers.MARKERS:
+        config.addinivalue_line("markers", line)
+    session = start(config)
+    config.stash[SESSION] = session
+    config.add_cleanup(session.captures.close)
+    hooks = SessionHooks(session)
+    config.pluginmanager.register(hooks, "pyskill-session")
+    config.add_cleanup(lambda: config.pluginmanager.unregister(hooks))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash.get(SESSION, None)
+    return session.header_lines() if session else []
+
+
+@pytest.fixture
+def pyskill(request: pytest.FixtureRequest) -> Pyskill:
+    """The statements this test sent (``pyskill.queries``) and a block budget
+    (``with pyskill.max_queries(n): ...``)."""
+    return Pyskill(request.config.stash[SESSION].recorder)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    session = item.config.stash[SESSION]
+    try:
+        session.read_marks(item)
+    except markers.MarkerError as exc:
+        pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
+    if session.settings.capture_fixtures:
+        session.open(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    session = item.config.stash[SESSION]
+    session.open(item)
+    try:
+        return (yield)
+    finally:
+        window = session.recorder.close()
+        if window is not None:
+            item.stash[STATEMENTS] = window.data_total
+            item.stash[FINDINGS] = evaluate(session, item, window)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    item.config.stash[SESSION].recorder.close()  # a window left open by a failed setup
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "call":
+        session = item.config.stash[SESSION]
+        with session.recorder.guard("reporting findings"):
+            deliver(session, item, report)
+    return report
+
+
+class SessionHooks:
+    """The hooks that need the session's state; registered as a plugin object at configure."""
+
+    def __init__(self, state: PyskillSession) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.state.collect(report)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if self.state.is_worker:
+            return
+        terminalreporter.write_sep("=", "pyskill")
+        verbose = config.get_verbosity() > 0
+        for line in terminal.summary_lines(self.state.data, verbose=verbose):
+            terminalreporter.write_line(line)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = self.state
+        if state.is_worker:
+            return
+        findings: list[Finding] = list(state.data.findings)
+        with state.recorder.guard("running pytest_pyskill_session_findings"):
+            session.config.hook.pytest_pyskill_session_findings(
+                findings=findings, config=session.config
+            )
+        if state.settings.json_path:
+            path = state.resolve_path(state.settings.json_path)
+            try:
+                json_report.write(path, state.data, __version__)
+            except OSError as exc:
+                state.data.errors.append(f"writing the JSON report to {path}: {exc}")

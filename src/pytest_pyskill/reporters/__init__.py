@@ -1,0 +1,1 @@
+"""Reporters: each turns the session's findings into one output format."""

@@ -1,0 +1,48 @@
+"""The ``pyskill`` section of the terminal summary: findings grouped by rule and call site."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ..model import Finding
+from .session import SessionFindings
+
+
+def header(mode: str, sources: list[str]) -> str:
+    return f"pyskill: mode={mode}, capture={','.join(sources) or 'none'}"
+
+
+def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int = 3) -> list[str]:
+    lines: list[str] = []
+    by_rule = data.by_rule()
+    counts = ", ".join(f"{rule}: {n}" for rule, n in by_rule.items())
+    lines.append(
+        f"{data.statements} statements in {data.tests} tests; "
+        f"{len(data.findings)} finding{'s' if len(data.findings) != 1 else ''}"
+        + (f" ({counts})" if counts else "")
+    )
+    groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for finding in data.findings:
+        where = str(finding.location) if finding.location else "<unknown>"
+        groups[(finding.rule, where)].append(finding)
+    current_rule = None
+    for (rule, where), items in sorted(groups.items(), key=lambda kv: (kv[0][0], -len(kv[1]), kv[0][1])):
+        if rule != current_rule:
+            current_rule = rule
+            lines.append("")
+            sites = sum(1 for key in groups if key[0] == rule)
+            lines.append(f"{rule}: {by_rule[rule]} in {sites} place{'s' if sites != 1 else ''}")
+        first = items[0]
+        tests = sorted({f.test for f in items})
+        lines.append(f"  {where}  ({len(items)}x)")
+        lines.append(f"    {first.message}")
+        if first.fingerprint:
+            lines.append(f"    {first.fingerprint}")
+        if first.fix:
+            lines.append(f"    fix: {first.fix}")
+        shown = tests if verbose else tests[:max_tests]
+        more = f" and {len(tests) - len(shown)} more" if len(tests) > len(shown) else ""
+        lines.append(f"    in {', '.join(shown)}{more}")
+    for error in data.errors:
+        lines.append(f"pyskill internal error (reported, not raised): {error}")
+    return lines

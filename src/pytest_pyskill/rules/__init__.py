@@ -1,0 +1,13 @@
+"""Built-in rules. The plugin registers them through ``pytest_pyskill_rules``, the same hook a
+third-party rule uses."""
+
+from __future__ import annotations
+
+from .base import Budget, Rule, TestRun
+from .max_queries import MaxQueries
+
+__all__ = ["Budget", "Rule", "TestRun", "builtin_rules"]
+
+
+def builtin_rules() -> list[Rule]:
+    return [MaxQueries()]
