@@ -1,0 +1,95 @@
+"""Shared fixtures: real databases (a fresh one per test) and pytester helpers.
+
+PostgreSQL and MariaDB must be reachable. Locally a missing server skips its tests with the
+reason; under CI (``CI`` set) it fails them: CI never silently skips a database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    message = f"{what} is not reachable: {type(exc).__name__}: {exc}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI never skips a database)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_db() -> Iterator[str]:
+    """The name of a fresh, empty PostgreSQL database, dropped afterwards."""
+    import psycopg
+
+    name = f"pyskill_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(**PG, autocommit=True)  # type: ignore[arg-type]
+    except Exception as exc:
+        _unavailable("PostgreSQL at 127.0.0.1:5432", exc)
+        raise
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "test_{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mariadb_db() -> Iterator[str]:
+    """The name of a fresh, empty MariaDB database, dropped afterwards."""
+    import pymysql
+
+    name = f"pyskill_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = pymysql.connect(**MARIADB, autocommit=True)  # type: ignore[arg-type]
+    except Exception as exc:
+        _unavailable("MariaDB at 127.0.0.1:3306", exc)
+        raise
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cur.execute(f"DROP DATABASE IF EXISTS `test_{name}`")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sa_url(request: pytest.FixtureRequest) -> str:
+    """A sync SQLAlchemy URL on SQLite (a file) and on PostgreSQL (psycopg 3)."""
+    if request.param == "sqlite":
+        path = request.getfixturevalue("tmp_path") / "db.sqlite3"
+        return f"sqlite:///{path}"
+    name = request.getfixturevalue("pg_db")
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(params=["aiosqlite", "asyncpg", "psycopg_async"])
+def sa_async_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "aiosqlite":
+        path = request.getfixturevalue("tmp_path") / "db.sqlite3"
+        return f"sqlite+aiosqlite:///{path}"
+    name = request.getfixturevalue("pg_db")
+    driver = "asyncpg" if request.param == "asyncpg" else "psycopg"
+    return f"postgresql+{driver}://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
+    """Run pytest in a subprocess over the pytester directory (as a user would)."""
+
+    def _run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-o", "asyncio_default_fixture_loop_scope=function", *args)
+
+    return _run
