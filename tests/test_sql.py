@@ -37,7 +37,8 @@ def test_values_literals_and_placeholders_are_normalised() -> None:
     b, _ = fingerprint("SELECT * FROM book WHERE id = %s AND title = %(t)s")
     c, _ = fingerprint("SELECT * FROM book WHERE id = $1 AND title = :title")
     d, _ = fingerprint("SELECT  *\n FROM book WHERE id = ? AND title = ?  -- comment")
-    assert a == b == c == d == "SELECT * FROM book WHERE id = ? AND title = ?"
+    e, _ = fingerprint("SELECT * FROM book WHERE id = %(id_1)s::INTEGER AND title = %(t)s::VARCHAR")
+    assert a == b == c == d == e == "SELECT * FROM book WHERE id = ? AND title = ?"
 
 
 def test_in_lists_collapse_and_multirow_values_keep_their_row_count() -> None:

@@ -22,6 +22,8 @@ APP = 1
 TEST = 2
 MAX_USER_FRAMES = 12
 TEST_DIR_NAMES = frozenset({"tests", "test", "testing"})
+# Comprehensions run in place (their own frame before 3.12): report the enclosing function.
+_INLINE_SCOPES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -119,7 +121,7 @@ class Classifier:
             kind = kinds.get(filename)
             if kind is None:
                 kind = self.kind_of(filename)
-            if kind:
+            if kind and code.co_name not in _INLINE_SCOPES:
                 key.append(filename)
                 key.append(code.co_name)
                 key.append(f.f_lineno)

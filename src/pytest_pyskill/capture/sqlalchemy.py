@@ -53,8 +53,10 @@ def _origin(classifier: Classifier, frame: FrameType | None) -> str:
         kind = classifier.kind_of(code.co_filename)
         if kind == LIB:
             name = code.co_name
-            if name == "_autobegin" or name == "_autobegin_t":
+            if name == "_autobegin":
                 return "auto"
+            if name == "_autobegin_t" and f.f_locals.get("begin") is not True:
+                return "auto"  # Session.begin() passes begin=True: keep looking for its caller
             if name == "_connection_for_bind":
                 return "session"
         else:

@@ -1,0 +1,62 @@
+"""Raw sqlite3 capture: connections opened by user code are traced, libraries' are not."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+APP = """
+import sqlite3
+
+def work(path):
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (a int)")
+    cur = conn.cursor()
+    cur.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
+    cur.execute("SELECT a FROM t WHERE a = ?", (1,))
+    conn.commit()
+    conn.executescript("DELETE FROM t;")
+    return conn
+"""
+
+TESTS = """
+import sqlite3
+import app
+
+def test_cursor_and_shortcuts_are_traced(tmp_path, pyskill):
+    conn = app.work(str(tmp_path / "x.db"))
+    assert isinstance(conn, sqlite3.Connection)
+    qs = pyskill.queries
+    assert [(q.shape.kind, q.executemany) for q in qs] == [
+        ("ddl", False), ("insert", True), ("select", False), ("delete", False)]
+    assert all(q.source == "dbapi" and q.vendor == "sqlite" for q in qs)
+    assert qs[0].database.endswith("x.db")
+    assert [q.callsite.primary.line for q in qs] == [5, 7, 8, 10]
+    # Python's sqlite3 opens a transaction implicitly before the INSERT.
+    assert qs[2].in_transaction is True
+
+def test_custom_factory_is_left_alone(pyskill):
+    class Mine(sqlite3.Connection):
+        pass
+    conn = sqlite3.connect(":memory:", factory=Mine)
+    assert type(conn) is Mine
+    conn.execute("SELECT 1")
+    assert pyskill.queries == []
+"""
+
+
+def test_dbapi_capture(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(app=APP, test_it=TESTS)
+    run("-v").assert_outcomes(passed=2)
+
+
+def test_sqlite3_connect_is_restored_after_the_run(pytester: pytest.Pytester) -> None:
+    before = sqlite3.connect
+    pytester.makepyfile(
+        test_x="import sqlite3\ndef test_x():\n    assert sqlite3.connect.__name__ == 'connect'\n"
+    )
+    pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"
+    ).assert_outcomes(passed=1)
+    assert sqlite3.connect is before
