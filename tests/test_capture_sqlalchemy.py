@@ -330,7 +330,7 @@ def test_listeners_are_removed_after_the_run(pytester: pytest.Pytester) -> None:
     def ours(target: object, name: str) -> list[object]:
         registry = event.registry._key_to_collection  # type: ignore[attr-defined]
         found = []
-        for (tid, ident, fn_key), _ in list(registry.items()):
+        for (_tid, ident, fn_key), _ in list(registry.items()):
             if ident == name:
                 found.append(fn_key)
         return found

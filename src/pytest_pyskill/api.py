@@ -36,6 +36,7 @@ class Pyskill:
     @contextmanager
     def max_queries(self, n: int, *, using: str | None = None) -> Iterator[Block]:
         """Fail (``AssertionError``) if the block sends more than ``n`` data statements."""
+        __tracebackhide__ = True
         try:
             _max_queries(n, using=using)
         except MarkerError as exc:

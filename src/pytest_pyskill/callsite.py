@@ -54,8 +54,14 @@ class Classifier:
     ) -> None:
         self.rootdir = os.path.abspath(rootdir)
         self.test_patterns = tuple(test_patterns)
-        self.library_roots = _library_roots() + tuple(
-            os.path.abspath(p).rstrip(os.sep) + os.sep for p in extra_library
+        # A library root that contains the rootdir (a checkout inside a virtualenv folder)
+        # does not make the project itself library code.
+        prefix = self.rootdir.rstrip(os.sep) + os.sep
+        self.library_roots = tuple(
+            root
+            for root in _library_roots()
+            + tuple(os.path.abspath(p).rstrip(os.sep) + os.sep for p in extra_library)
+            if not prefix.startswith(root)
         )
         self._kinds: dict[str, int] = {}
         self._relpaths: dict[str, str] = {}
@@ -74,12 +80,7 @@ class Classifier:
             return LIB
         path = os.path.abspath(filename)
         if any(path.startswith(root) for root in self.library_roots):
-            # A test file inside the rootdir stays user code even if the rootdir sits in a
-            # site-packages-looking place (an editable checkout inside a venv folder).
-            if not path.startswith(self.rootdir + os.sep) or os.sep + "site-packages" + os.sep in (
-                path[len(self.rootdir) :]
-            ):
-                return LIB
+            return LIB
         base = os.path.basename(path)
         if base == "conftest.py" or any(fnmatch.fnmatch(base, p) for p in self.test_patterns):
             return TEST

@@ -51,7 +51,8 @@ class PyskillSession:
     def header_lines(self) -> list[str]:
         lines = [terminal.header(self.mode, self.recorder.sources)]
         others = [
-            line for line in self.config.getini("markers")
+            line
+            for line in self.config.getini("markers")
             if line.split("(")[0].split(":")[0].strip() == "max_queries"
             and "pytest-pyskill" not in line
         ]
@@ -122,9 +123,7 @@ def start(config: pytest.Config) -> PyskillSession:
     captures = Captures(recorder)
     with recorder.guard("installing capture"):
         captures.install_available()
-    return PyskillSession(
-        config, settings, recorder, captures, rules, _warnings_are_errors(config)
-    )
+    return PyskillSession(config, settings, recorder, captures, rules, _warnings_are_errors(config))
 
 
 def _budget(session: PyskillSession, marks: markers.TestMarks) -> Budget | None:
@@ -228,10 +227,12 @@ def _warn(session: PyskillSession, item: pytest.Item, finding: Finding) -> None:
     filename = str(session.config.rootpath / loc.path) if loc else str(item.path)
     lineno = loc.line if loc else 0
     text = finding.render(details=False).replace("\n", "\n  ")
-    message: Any = warnings.WarningMessage(
-        PyskillWarning(text), PyskillWarning, filename, lineno
-    )
+    message: Any = warnings.WarningMessage(PyskillWarning(text), PyskillWarning, filename, lineno)
     item.ihook.pytest_warning_recorded.call_historic(
-        kwargs={"warning_message": message, "when": "runtest", "nodeid": item.nodeid,
-                "location": None}
+        kwargs={
+            "warning_message": message,
+            "when": "runtest",
+            "nodeid": item.nodeid,
+            "location": None,
+        }
     )

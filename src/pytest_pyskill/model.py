@@ -196,8 +196,18 @@ class Finding:
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         loc = data.get("location")
         known = {
-            "rule", "severity", "test", "message", "count", "location", "label",
-            "fingerprint", "fix", "details", "trace", "always_fails",
+            "rule",
+            "severity",
+            "test",
+            "message",
+            "count",
+            "location",
+            "label",
+            "fingerprint",
+            "fix",
+            "details",
+            "trace",
+            "always_fails",
         }
         return cls(
             rule=data["rule"],

@@ -39,22 +39,60 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("strict", "--pyskill-strict", "pyskill_strict",
-           "fail the test that caused a finding (default: findings are warnings)", "bool"),
-    Option("ignore", "--pyskill-ignore", "pyskill_ignore",
-           "comma-separated rule ids to switch off", "list", metavar="RULES"),
-    Option("json_path", "--pyskill-json", "pyskill_json",
-           "write the session's findings as a JSON report to PATH", "path", metavar="PATH"),
-    Option("max_queries", "--pyskill-max-queries", "pyskill_max_queries",
-           "default query budget for every test without a max_queries marker (default: off)",
-           "int", metavar="N"),
-    Option("capture_fixtures", "--pyskill-capture-fixtures", "pyskill_capture_fixtures",
-           "also count statements sent while the test's fixtures are set up", "bool"),
-    Option("show_params", "--pyskill-show-params", "pyskill_show_params",
-           "keep statement parameter values in reports (default: SQL shapes only)", "bool"),
-    Option("max_events", "--pyskill-max-events", "pyskill_max_events",
-           "statements kept per test for listings; counts always cover all (default: 10000)",
-           "int", minimum=1, metavar="N"),
+    Option(
+        "strict",
+        "--pyskill-strict",
+        "pyskill_strict",
+        "fail the test that caused a finding (default: findings are warnings)",
+        "bool",
+    ),
+    Option(
+        "ignore",
+        "--pyskill-ignore",
+        "pyskill_ignore",
+        "comma-separated rule ids to switch off",
+        "list",
+        metavar="RULES",
+    ),
+    Option(
+        "json_path",
+        "--pyskill-json",
+        "pyskill_json",
+        "write the session's findings as a JSON report to PATH",
+        "path",
+        metavar="PATH",
+    ),
+    Option(
+        "max_queries",
+        "--pyskill-max-queries",
+        "pyskill_max_queries",
+        "default query budget for every test without a max_queries marker (default: off)",
+        "int",
+        metavar="N",
+    ),
+    Option(
+        "capture_fixtures",
+        "--pyskill-capture-fixtures",
+        "pyskill_capture_fixtures",
+        "also count statements sent while the test's fixtures are set up",
+        "bool",
+    ),
+    Option(
+        "show_params",
+        "--pyskill-show-params",
+        "pyskill_show_params",
+        "keep statement parameter values in reports (default: SQL shapes only)",
+        "bool",
+    ),
+    Option(
+        "max_events",
+        "--pyskill-max-events",
+        "pyskill_max_events",
+        "statements kept per test for listings; counts always cover all (default: 10000)",
+        "int",
+        minimum=1,
+        metavar="N",
+    ),
 )
 
 
@@ -62,10 +100,18 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("pyskill", "pytest-pyskill: runtime backend best-practice checks")
     for opt in OPTIONS:
         if opt.kind == "bool":
-            group.addoption(opt.flag, action="store_true", default=None, dest=opt.ini, help=opt.help)
+            group.addoption(
+                opt.flag, action="store_true", default=None, dest=opt.ini, help=opt.help
+            )
         else:
-            group.addoption(opt.flag, action="store", default=None, dest=opt.ini,
-                            metavar=opt.metavar, help=opt.help)
+            group.addoption(
+                opt.flag,
+                action="store",
+                default=None,
+                dest=opt.ini,
+                metavar=opt.metavar,
+                help=opt.help,
+            )
         parser.addini(opt.ini, f"{opt.help} (twin of {opt.flag})", type="string", default="")
 
 
@@ -79,9 +125,7 @@ def _parse(opt: Option, raw: Any, where: str) -> Any:
             return True
         if low in FALSE:
             return False
-        raise pytest.UsageError(
-            f"pyskill: {where} = {text!r} is not a boolean; use true or false"
-        )
+        raise pytest.UsageError(f"pyskill: {where} = {text!r} is not a boolean; use true or false")
     if opt.kind == "int":
         try:
             value = int(text.strip())

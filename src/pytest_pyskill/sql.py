@@ -20,7 +20,9 @@ _NUMBER = re.compile(r"(?<![\w.\"`])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w\"`
 _SPACE = re.compile(r"\s+")
 _PLACEHOLDER_CAST = re.compile(r"\?::\w+(?:\[\])?")
 _IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
-_VALUES = re.compile(r"\bVALUES\s*(\((?:[^()]|\([^()]*\))*\))(?:\s*,\s*\((?:[^()]|\([^()]*\))*\))*", re.I)
+_VALUES = re.compile(
+    r"\bVALUES\s*(\((?:[^()]|\([^()]*\))*\))(?:\s*,\s*\((?:[^()]|\([^()]*\))*\))*", re.I
+)
 _VALUE_GROUP = re.compile(r"\((?:[^()]|\([^()]*\))*\)")
 _IDENT = r"(?:\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*)"
 _QUALIFIED = rf"{_IDENT}(?:\s*\.\s*{_IDENT})?"

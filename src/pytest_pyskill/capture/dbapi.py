@@ -26,7 +26,9 @@ def install(recorder: Recorder) -> Callable[[], None]:
     kind_of = recorder.classifier.kind_of
 
     class TracedCursor(sqlite3.Cursor):
-        def _run(self, method: Callable[..., Any], sql: Any, args: tuple[Any, ...], many: bool) -> Any:
+        def _run(
+            self, method: Callable[..., Any], sql: Any, args: tuple[Any, ...], many: bool
+        ) -> Any:
             if recorder.window is None or not isinstance(sql, str):
                 return method(sql, *args)
             conn = self.connection
@@ -36,33 +38,41 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 return method(sql, *args)
             finally:
                 record(
-                    NAME, getattr(conn, "_pyskill_database", "sqlite"), "sqlite", sql, many, in_tx,
-                    perf_counter() - start, sys._getframe(2), None, args[0] if args else None,
+                    NAME,
+                    getattr(conn, "_pyskill_database", "sqlite"),
+                    "sqlite",
+                    sql,
+                    many,
+                    in_tx,
+                    perf_counter() - start,
+                    sys._getframe(2),
+                    None,
+                    args[0] if args else None,
                 )
 
-        def execute(self, sql: Any, *args: Any) -> Any:  # type: ignore[override]
+        def execute(self, sql: Any, *args: Any) -> Any:
             return self._run(super().execute, sql, args, False)
 
-        def executemany(self, sql: Any, *args: Any) -> Any:  # type: ignore[override]
+        def executemany(self, sql: Any, *args: Any) -> Any:
             return self._run(super().executemany, sql, args, True)
 
-        def executescript(self, sql: Any) -> Any:  # type: ignore[override]
+        def executescript(self, sql: Any) -> Any:
             return self._run(super().executescript, sql, (), False)
 
     class TracedConnection(sqlite3.Connection):
         _pyskill_database = "sqlite"
 
-        def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
+        def cursor(self, factory: Any = None) -> Any:
             return super().cursor(factory or TracedCursor)
 
         # The C implementations of these shortcuts bypass Python-level cursor methods.
-        def execute(self, *args: Any) -> Any:  # type: ignore[override]
+        def execute(self, *args: Any) -> Any:
             return self.cursor().execute(*args)
 
-        def executemany(self, *args: Any) -> Any:  # type: ignore[override]
+        def executemany(self, *args: Any) -> Any:
             return self.cursor().executemany(*args)
 
-        def executescript(self, *args: Any) -> Any:  # type: ignore[override]
+        def executescript(self, *args: Any) -> Any:
             return self.cursor().executescript(*args)
 
     original = sqlite3.connect
@@ -79,11 +89,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
     connect.__wrapped__ = original  # type: ignore[attr-defined]
     modules = [m for m in (sqlite3, sys.modules.get("sqlite3.dbapi2")) if m is not None]
     for module in modules:
-        module.connect = connect  # type: ignore[assignment]
+        setattr(module, "connect", connect)  # noqa: B010 - the module's type has no such slot
 
     def uninstall() -> None:
         for module in modules:
-            if module.connect is connect:
-                module.connect = original
+            if getattr(module, "connect", None) is connect:
+                setattr(module, "connect", original)  # noqa: B010
 
     return uninstall

@@ -46,7 +46,9 @@ def install(recorder: Recorder) -> Callable[[], None]:
     record = recorder.record
     wrapped: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    def wrapper(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
         if recorder.window is None:
             return execute(sql, params, many, context)
         conn = context["connection"]
@@ -59,8 +61,16 @@ def install(recorder: Recorder) -> Callable[[], None]:
             return execute(sql, params, many, context)
         finally:
             record(
-                NAME, conn.alias, conn.vendor, sql, many, in_tx, perf_counter() - start,
-                sys._getframe(), None, params,
+                NAME,
+                conn.alias,
+                conn.vendor,
+                sql,
+                many,
+                in_tx,
+                perf_counter() - start,
+                sys._getframe(),
+                None,
+                params,
             )
 
     def attach(conn: Any) -> None:

@@ -68,7 +68,9 @@ def _origin(classifier: Classifier, frame: FrameType | None) -> str:
     return "auto"
 
 
-def _session_origin(tx: SessionTransaction | None, origins: weakref.WeakKeyDictionary[Any, str]) -> str:
+def _session_origin(
+    tx: SessionTransaction | None, origins: weakref.WeakKeyDictionary[Any, str]
+) -> str:
     found = "auto"
     while tx is not None:
         origin = origins.get(tx, "auto")
@@ -109,14 +111,22 @@ def install(recorder: Recorder) -> Callable[[], None]:
 
     # -- statements ------------------------------------------------------------------------
     def before_cursor_execute(
-        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
         executemany: bool,
     ) -> None:
         if recorder.window is not None:
             starts.set(perf_counter())
 
     def after_cursor_execute(
-        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
         executemany: bool,
     ) -> None:
         if recorder.window is None:
@@ -134,8 +144,16 @@ def install(recorder: Recorder) -> Callable[[], None]:
             recorder.internal_error("reading a SQLAlchemy statement", exc)
             return
         record(
-            NAME, database, vendor, statement, batched, in_tx, duration,
-            sys._getframe(1), orm, parameters,
+            NAME,
+            database,
+            vendor,
+            statement,
+            batched,
+            in_tx,
+            duration,
+            sys._getframe(1),
+            orm,
+            parameters,
         )
 
     def do_orm_execute(state: ORMExecuteState) -> None:
@@ -156,8 +174,10 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 owner = loaded_from.class_.__name__
                 key = getattr(prop, "key", None) or "?"
                 label = f"{owner}.{key}"
-                parent = f"{owner}#{loaded_from.identity!r}" if loaded_from.identity else (
-                    f"{owner}@{id(loaded_from):x}"
+                parent = (
+                    f"{owner}#{loaded_from.identity!r}"
+                    if loaded_from.identity
+                    else (f"{owner}@{id(loaded_from):x}")
                 )
             pending.set(OrmContext(NAME, entity, label, parent, bool(state.is_column_load)))
         except Exception as exc:
@@ -195,7 +215,9 @@ def install(recorder: Recorder) -> Callable[[], None]:
         with recorder.guard("tracking a Session transaction"):
             tx_origins[transaction] = _origin(classifier, sys._getframe(1))
 
-    def after_begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    def after_begin(
+        session: Session, transaction: SessionTransaction, connection: Connection
+    ) -> None:
         with recorder.guard("tracking a Session begin"):
             state = conns.get(connection)
             if state is None:

@@ -15,8 +15,13 @@ SCHEMA_VERSION = 1
 def document(data: SessionFindings, tool_version: str) -> dict[str, Any]:
     findings = sorted(
         data.findings,
-        key=lambda f: (f.test, f.rule, f.location.path if f.location else "",
-                       f.location.line if f.location else 0, f.message),
+        key=lambda f: (
+            f.test,
+            f.rule,
+            f.location.path if f.location else "",
+            f.location.line if f.location else 0,
+            f.message,
+        ),
     )
     return {
         "version": SCHEMA_VERSION,

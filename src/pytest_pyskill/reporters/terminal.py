@@ -26,7 +26,9 @@ def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int =
         where = str(finding.location) if finding.location else "<unknown>"
         groups[(finding.rule, where)].append(finding)
     current_rule = None
-    for (rule, where), items in sorted(groups.items(), key=lambda kv: (kv[0][0], -len(kv[1]), kv[0][1])):
+    for (rule, where), items in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], -len(kv[1]), kv[0][1])
+    ):
         if rule != current_rule:
             current_rule = rule
             lines.append("")

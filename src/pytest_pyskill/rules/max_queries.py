@@ -24,7 +24,8 @@ class MaxQueries:
         source = "max_queries marker" if budget.origin == "marker" else "pyskill_max_queries"
         groups = sorted(
             (
-                g for g in run.groups
+                g
+                for g in run.groups
                 if g.shape.is_data and (budget.using is None or budget.using == g.database)
             ),
             key=lambda g: (-g.count, g.first),
@@ -33,8 +34,12 @@ class MaxQueries:
         trace = [
             f"{i}. {e.shape.fingerprint}  [{e.callsite}]"
             for i, e in enumerate(
-                (e for e in run.events
-                 if e.shape.is_data and (budget.using is None or budget.using in (e.database, e.vendor))),
+                (
+                    e
+                    for e in run.events
+                    if e.shape.is_data
+                    and (budget.using is None or budget.using in (e.database, e.vendor))
+                ),
                 start=1,
             )
         ]
