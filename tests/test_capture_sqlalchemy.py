@@ -93,10 +93,10 @@ def core_autocommit(engine):
 SYNC_TESTS = """
 import threading
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, delete, update
 from sqlalchemy.orm import Session
 import services
-from models import URL, Base
+from models import URL, Base, Book
 
 @pytest.fixture
 def engine():
@@ -198,6 +198,14 @@ def test_statements_from_other_threads_belong_to_the_test(engine, pyskill):
     assert all(q.thread != threading.get_ident() for q in data)
     assert data[0].callsite.primary.function == "list_pairs"
 
+def test_orm_bulk_update_and_delete_statements(engine, pyskill):
+    with Session(engine) as s:
+        s.execute(update(Book).where(Book.id > 0).values(title="u"))
+        s.execute(delete(Book).where(Book.id > 100))
+        s.commit()
+    assert [q.shape.kind for q in pyskill.queries if q.shape.is_data] == ["update", "delete"]
+    assert all(q.orm is None for q in pyskill.queries)
+
 @pytest.mark.max_queries(1)
 def test_budget_on_sqlalchemy(engine):
     with Session(engine) as s:
@@ -215,7 +223,8 @@ def test_sync_capture(pytester: pytest.Pytester, run, sa_url: str, monkeypatch) 
     monkeypatch.setenv("PYSKILL_TEST_URL", sa_url)
     _project(pytester, SYNC_TESTS)
     result = run("-v")
-    result.assert_outcomes(passed=10, failed=1)
+    result.assert_outcomes(passed=11, failed=1)
+    assert "internal error" not in result.stdout.str()
     result.stdout.fnmatch_lines(["max-queries: 4 statements, budget is 1 (max_queries marker)", "  3 x SELECT author.id, author.name FROM author WHERE author.id = ?  ?services.py:14 in list_pairs?"])
 
 
@@ -283,6 +292,7 @@ def test_async_capture(pytester: pytest.Pytester, run, sa_async_url: str, monkey
     _project(pytester, ASYNC_TESTS)
     result = run("-v")
     result.assert_outcomes(passed=3)
+    assert "internal error" not in result.stdout.str()
 
 
 MARIADB_TESTS = """

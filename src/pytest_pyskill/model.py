@@ -7,7 +7,7 @@ Django or SQLAlchemy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 FrameKind = Literal["app", "test"]
 Severity = Literal["error", "warning", "info"]
@@ -30,13 +30,16 @@ class Frame:
         return f"{self.path}:{self.line} in {self.function}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CallSite:
     """Where a statement came from: user frames, innermost first.
 
     ``frames[0]`` is the innermost application frame when there is one (otherwise the innermost
     test frame); the chain goes up to and including the first test frame. Library frames
     (site-packages, the standard library, this plugin) are never part of it.
+
+    Call sites are interned by the classifier that builds them (one object per distinct chain),
+    so they compare and hash by identity: cheap enough to key every statement on.
     """
 
     frames: tuple[Frame, ...]
@@ -83,8 +86,7 @@ class Shape:
         return self.kind in ("insert", "update", "delete")
 
 
-@dataclass(frozen=True, slots=True)
-class OrmContext:
+class OrmContext(NamedTuple):
     """What the ORM said about why a statement ran, when it said anything."""
 
     source: str  # "sqlalchemy" or "django"
@@ -103,9 +105,12 @@ class OrmContext:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class StatementEvent:
-    """One statement sent to a database while a test window was open."""
+class StatementEvent(NamedTuple):
+    """One statement sent to a database while a test window was open.
+
+    A NamedTuple rather than a frozen dataclass: it is built once per statement, and a frozen
+    dataclass's ``__init__`` costs several times more. It is just as immutable.
+    """
 
     source: str  # "sqlalchemy", "django" or "dbapi"
     database: str  # Django alias, SQLAlchemy engine URL (no password), or the sqlite path

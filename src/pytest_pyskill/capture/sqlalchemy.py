@@ -1,23 +1,28 @@
-"""SQLAlchemy 2.x capture through official events only.
+"""SQLAlchemy 2.x capture.
 
-* ``Engine`` class events (``before/after_cursor_execute``) see every statement of every engine,
-  including the sync engine under an ``AsyncEngine``.
-* ``Session`` class event ``do_orm_execute`` adds ORM context (which relation was lazily loaded
+* Statements: the dialect-level ``do_execute`` / ``do_executemany`` / ``do_execute_no_params``
+  events (``DialectEvents``, listened for on the ``Engine`` class so every engine's dialect,
+  including the sync engine under an ``AsyncEngine``, is covered). Any ``ConnectionEvents``
+  listener (``before_cursor_execute``, ``begin``...) switches every engine onto SQLAlchemy's
+  event path, which costs about 9 us per statement by itself; the dialect events do not.
+* ORM context: the ``Session`` class event ``do_orm_execute`` (which relation was lazily loaded
   from which object, column loads).
-* ``begin``/``commit``/``rollback``/savepoint events plus the Session's transaction events tell
-  whether a statement ran inside a transaction the *code* opened, as opposed to an autobegin or an
-  outer transaction owned by the test harness (a fixture's ``connection.begin()``).
+* Transactions: who opened the transaction a statement runs in. ``Connection.begin`` and
+  ``begin_nested`` are wrapped (reversibly) to note the caller -- the ``begin`` connection event
+  would cost every statement the slow path above -- and the Session's own transaction events
+  resolve transactions a Session opens. The result tells a transaction the *code* opened from an
+  autobegin or an outer transaction owned by the test harness (a fixture's ``conn.begin()``).
 
-Every listener is removed again by the returned ``uninstall`` callable.
+Every listener and wrapper is removed again by the returned ``uninstall`` callable.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from time import perf_counter
 from types import FrameType
 from typing import Any
@@ -34,13 +39,6 @@ from ..recorder import Recorder
 
 NAME = "sqlalchemy"
 _INSERTMANY = ExecuteStyle.INSERTMANYVALUES
-_EXECUTEMANY = ExecuteStyle.EXECUTEMANY
-
-
-@dataclass(slots=True)
-class _ConnState:
-    levels: list[str] = field(default_factory=list)  # origin of each open transaction level
-    session_tx: SessionTransaction | None = None
 
 
 def _origin(classifier: Classifier, frame: FrameType | None) -> str:
@@ -85,84 +83,98 @@ def _session_origin(
 def install(recorder: Recorder) -> Callable[[], None]:
     classifier = recorder.classifier
     record = recorder.record
-    engines: weakref.WeakKeyDictionary[Engine, tuple[str, str]] = weakref.WeakKeyDictionary()
-    conns: weakref.WeakKeyDictionary[Connection, _ConnState] = weakref.WeakKeyDictionary()
-    tx_origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+    dialects: weakref.WeakKeyDictionary[Engine, tuple[str, str]] = weakref.WeakKeyDictionary()
+    origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+    session_txs: weakref.WeakKeyDictionary[Connection, SessionTransaction] = (
+        weakref.WeakKeyDictionary()
+    )
     pending: ContextVar[OrmContext | None] = ContextVar("pyskill_sqlalchemy_orm", default=None)
-    starts: ContextVar[float] = ContextVar("pyskill_sqlalchemy_t0", default=0.0)
 
-    def describe(engine: Engine) -> tuple[str, str]:
-        meta = engines.get(engine)
+    def describe(conn: Connection) -> tuple[str, str]:
+        engine = conn.engine
+        meta = dialects.get(engine)
         if meta is None:
             meta = (engine.url.render_as_string(hide_password=True), engine.dialect.name)
-            engines[engine] = meta
+            dialects[engine] = meta
         return meta
 
     def in_transaction(conn: Connection) -> bool:
         if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return False
-        state = conns.get(conn)
-        if state is None:
-            return False
-        if "user" in state.levels:
+        nested = conn.get_nested_transaction()
+        if nested is not None and origins.get(nested) == "user":
             return True
-        tx = state.session_tx
-        return tx is not None and tx.is_active and _session_origin(tx, tx_origins) == "user"
+        root = conn.get_transaction()
+        if root is not None and origins.get(root) == "user":
+            return True
+        tx = session_txs.get(conn)
+        return tx is not None and tx.is_active and _session_origin(tx, origins) == "user"
 
     # -- statements ------------------------------------------------------------------------
-    def before_cursor_execute(
-        conn: Connection,
-        cursor: Any,
-        statement: str,
-        parameters: Any,
-        context: Any,
-        executemany: bool,
-    ) -> None:
-        if recorder.window is not None:
-            starts.set(perf_counter())
-
-    def after_cursor_execute(
-        conn: Connection,
-        cursor: Any,
-        statement: str,
-        parameters: Any,
-        context: Any,
-        executemany: bool,
-    ) -> None:
-        if recorder.window is None:
-            return
-        duration = perf_counter() - starts.get()
+    def capture(
+        run: Callable[[], Any], cursor: Any, statement: str, parameters: Any, context: Any,
+        many: bool,
+    ) -> bool:
+        conn = context.root_connection
+        if not getattr(conn, "_allow_autobegin", True):
+            # SQLAlchemy's own first-connect set-up (server version, encoding...): the
+            # ConnectionEvents never see it either.
+            return False
         try:
-            database, vendor = describe(conn.engine)
-            style = getattr(context, "execute_style", None)
-            batched = executemany or style is _INSERTMANY or style is _EXECUTEMANY
+            database, vendor = describe(conn)
+            batched = many or context.execute_style is _INSERTMANY
             orm = pending.get()
             if orm is not None:
                 pending.set(None)
             in_tx = in_transaction(conn)
         except Exception as exc:
             recorder.internal_error("reading a SQLAlchemy statement", exc)
-            return
-        record(
-            NAME,
-            database,
-            vendor,
-            statement,
-            batched,
-            in_tx,
-            duration,
-            sys._getframe(1),
-            orm,
-            parameters,
+            return False  # let SQLAlchemy run the statement itself
+        start = perf_counter()
+        try:
+            run()
+        finally:
+            record(
+                NAME, database, vendor, statement, batched, in_tx, perf_counter() - start,
+                sys._getframe(1), orm, parameters,
+            )
+        return True
+
+    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        if recorder.window is None:
+            return False
+        dialect = context.dialect
+        return capture(
+            lambda: dialect.do_execute(cursor, statement, parameters, context),
+            cursor, statement, parameters, context, False,
+        )
+
+    def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        if recorder.window is None:
+            return False
+        dialect = context.dialect
+        return capture(
+            lambda: dialect.do_executemany(cursor, statement, parameters, context),
+            cursor, statement, parameters, context, True,
+        )
+
+    def do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+        if recorder.window is None:
+            return False
+        dialect = context.dialect
+        return capture(
+            lambda: dialect.do_execute_no_params(cursor, statement, context),
+            cursor, statement, None, context, False,
         )
 
     def do_orm_execute(state: ORMExecuteState) -> None:
         if recorder.window is None:
             return
         try:
+            if not state.is_select:
+                return
             loaded_from = state.lazy_loaded_from
             if loaded_from is None and not state.is_column_load:
-                pending.set(None)
                 return
             mapper = state.bind_mapper
             entity = mapper.class_.__name__ if mapper is not None else None
@@ -174,74 +186,54 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 owner = loaded_from.class_.__name__
                 key = getattr(prop, "key", None) or "?"
                 label = f"{owner}.{key}"
-                parent = (
-                    f"{owner}#{loaded_from.identity!r}"
-                    if loaded_from.identity
-                    else (f"{owner}@{id(loaded_from):x}")
-                )
+                identity = loaded_from.identity
+                parent = f"{owner}#{identity!r}" if identity else f"{owner}@{id(loaded_from):x}"
             pending.set(OrmContext(NAME, entity, label, parent, bool(state.is_column_load)))
         except Exception as exc:
             recorder.internal_error("reading SQLAlchemy ORM context", exc)
 
     # -- transactions ----------------------------------------------------------------------
-    def push(conn: Connection, origin: str) -> None:
-        state = conns.get(conn)
-        if state is None:
-            state = conns[conn] = _ConnState()
-        state.levels.append(origin)
+    def note_origin(original: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
+        @functools.wraps(original)
+        def begin(self: Connection) -> Any:
+            tx = original(self)
+            if recorder.window is not None:
+                try:
+                    origins[tx] = _origin(classifier, sys._getframe(1))
+                except Exception as exc:
+                    recorder.internal_error("tracking a SQLAlchemy begin", exc)
+            return tx
 
-    def on_begin(conn: Connection) -> None:
-        with recorder.guard("tracking a SQLAlchemy begin"):
-            state = conns.get(conn)
-            if state is not None:
-                state.levels.clear()
-            push(conn, _origin(classifier, sys._getframe(1)))
-
-    def on_end(conn: Connection) -> None:
-        state = conns.get(conn)
-        if state is not None:
-            state.levels.clear()
-
-    def on_savepoint(conn: Connection, name: str) -> None:
-        with recorder.guard("tracking a SQLAlchemy savepoint"):
-            push(conn, _origin(classifier, sys._getframe(1)))
-
-    def on_savepoint_end(conn: Connection, name: str, context: Any) -> None:
-        state = conns.get(conn)
-        if state is not None and len(state.levels) > 1:
-            state.levels.pop()
+        begin.__pyskill_original__ = original  # type: ignore[attr-defined]
+        return begin
 
     def after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+        if recorder.window is None:
+            return
         with recorder.guard("tracking a Session transaction"):
-            tx_origins[transaction] = _origin(classifier, sys._getframe(1))
+            origins[transaction] = _origin(classifier, sys._getframe(1))
 
     def after_begin(
         session: Session, transaction: SessionTransaction, connection: Connection
     ) -> None:
-        with recorder.guard("tracking a Session begin"):
-            state = conns.get(connection)
-            if state is None:
-                state = conns[connection] = _ConnState()
-            state.session_tx = transaction
-            origin = _session_origin(transaction, tx_origins)
-            state.levels[:] = [origin if lvl == "session" else lvl for lvl in state.levels]
+        session_txs[connection] = transaction
 
     listeners: list[tuple[Any, str, Callable[..., Any]]] = [
-        (Engine, "before_cursor_execute", before_cursor_execute),
-        (Engine, "after_cursor_execute", after_cursor_execute),
-        (Engine, "begin", on_begin),
-        (Engine, "commit", on_end),
-        (Engine, "rollback", on_end),
-        (Engine, "savepoint", on_savepoint),
-        (Engine, "release_savepoint", on_savepoint_end),
-        (Engine, "rollback_savepoint", on_savepoint_end),
+        (Engine, "do_execute", do_execute),
+        (Engine, "do_executemany", do_executemany),
+        (Engine, "do_execute_no_params", do_execute_no_params),
         (Session, "do_orm_execute", do_orm_execute),
         (Session, "after_transaction_create", after_transaction_create),
         (Session, "after_begin", after_begin),
     ]
     added: list[tuple[Any, str, Callable[..., Any]]] = []
+    patched: list[tuple[str, Any, Any]] = []
 
     def uninstall() -> None:
+        while patched:
+            name, original, wrapper = patched.pop()
+            if Connection.__dict__.get(name) is wrapper:
+                setattr(Connection, name, original)
         while added:
             target, name, fn = added.pop()
             if event.contains(target, name, fn):
@@ -251,6 +243,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
         for target, name, fn in listeners:
             event.listen(target, name, fn)
             added.append((target, name, fn))
+        for name in ("begin", "begin_nested"):
+            original = Connection.__dict__[name]
+            wrapper = note_origin(original)
+            setattr(Connection, name, wrapper)
+            patched.append((name, original, wrapper))
     except Exception:
         uninstall()
         raise
