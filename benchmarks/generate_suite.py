@@ -28,7 +28,7 @@ import os
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 INSTALLED_APPS = ["benchapp"]
 if os.environ.get("BENCH_ZEAL"):
-    INSTALLED_APPS.append("zeal")
+    INSTALLED_APPS += ["django.contrib.contenttypes", "zeal"]
     ZEAL_RAISE = False
     ZEAL_SHOW_ALL_CALLERS = False
 USE_TZ = True

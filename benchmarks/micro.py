@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sqlite3
-import statistics
 import sys
 import time
 import tracemalloc
@@ -102,14 +101,10 @@ def raw_sqlite3() -> Callable[[int], None]:
     return loop
 
 
-def timed(loop: Callable[[int], None], n: int, rounds: int) -> float:
-    loop(min(n, 2000))  # warm caches
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        loop(n)
-        samples.append((time.perf_counter() - start) / n)
-    return statistics.median(samples)
+def timed(loop: Callable[[int], None], n: int) -> float:
+    start = time.perf_counter()
+    loop(n)
+    return (time.perf_counter() - start) / n
 
 
 def main() -> None:
@@ -127,18 +122,23 @@ def main() -> None:
     }
     recorder = Recorder(Classifier(os.getcwd()), max_events=10_000, keep_params=False)
     captures = Captures(recorder)
-    results: dict[str, dict[str, float]] = {}
-    # The raw sqlite3 connection must be opened while the capture is installed to be traced,
-    # and before it to be untraced; the others are hooked at class level either way.
-    loops_plain = {name: make() for name, make in cases.items()}
-    base = {name: timed(loop, args.n, args.rounds) for name, loop in loops_plain.items()}
+    # Without the plugin at all: the floor.
+    plain = {name: make() for name, make in cases.items()}
+    for loop in plain.values():
+        loop(2000)
+    base = {name: min(timed(loop, args.n) for _ in range(args.rounds)) for name, loop in plain.items()}
     captures.install_available()
-    loops = dict(loops_plain)
-    loops["sqlite3"] = raw_sqlite3()
-    idle = {name: timed(loop, args.n, args.rounds) for name, loop in loops.items()}
-    recorder.open("bench::window")
-    active = {name: timed(loop, args.n, args.rounds) for name, loop in loops.items()}
-    window = recorder.close()
+    loops = dict(plain)
+    loops["sqlite3"] = raw_sqlite3()  # opened while installed: a traced connection
+    idle: dict[str, list[float]] = {name: [] for name in cases}
+    active: dict[str, list[float]] = {name: [] for name in cases}
+    window = None
+    for _ in range(args.rounds):  # interleaved, so drift on a busy machine hits both alike
+        for name, loop in loops.items():
+            idle[name].append(timed(loop, args.n))
+            recorder.open("bench::window")
+            active[name].append(timed(loop, args.n))
+            window = recorder.close()
     # Memory of one window that sees many statements, measured apart from the timings.
     tracemalloc.start()
     recorder.open("bench::memory")
@@ -148,16 +148,20 @@ def main() -> None:
     recorder.close()
     tracemalloc.stop()
     captures.close()
-    print(f"per-statement cost, median of {args.rounds} rounds of {args.n} statements")
+    base_min = base
+    results: dict[str, dict[str, float]] = {}
+    idle_min = {k: min(v) for k, v in idle.items()}
+    active_min = {k: min(v) for k, v in active.items()}
+    print(f"per-statement cost, best of {args.rounds} rounds of {args.n} statements")
     print(f"{'case':<16} {'base us':>8} {'idle +us':>9} {'in-test +us':>12} {'ratio':>6}")
     for name in cases:
-        b, i, a = base[name] * 1e6, idle[name] * 1e6, active[name] * 1e6
+        b, i, a = base_min[name] * 1e6, idle_min[name] * 1e6, active_min[name] * 1e6
         results[name] = {"base_us": b, "idle_added_us": i - b, "active_added_us": a - b,
                          "ratio": a / b}
         print(f"{name:<16} {b:8.2f} {i - b:+9.2f} {a - b:+12.2f} {a / b:6.2f}")
     kept = len(window.events) if window else 0
-    print(f"window: {window.total if window else 0} statements seen, {kept} kept; "
-          f"peak traced memory {peak / 1e6:.1f} MB")
+    print(f"one window: {window.total if window else 0} statements seen, {kept} kept; "
+          f"peak traced memory of a {4 * args.n}-statement window {peak / 1e6:.1f} MB")
     if recorder.errors:
         print("internal errors:", recorder.errors, file=sys.stderr)
     if args.json:

@@ -75,15 +75,12 @@ class Shape:
     tables: tuple[str, ...]
     fingerprint: str
     rows: int  # VALUES groups of an INSERT (1 for everything else)
+    is_data: bool = field(init=False)  # counted by budgets: all but transaction control
+    is_write: bool = field(init=False)  # INSERT, UPDATE or DELETE
 
-    @property
-    def is_data(self) -> bool:
-        """Counted by budgets: everything except transaction control."""
-        return self.kind != "tcl"
-
-    @property
-    def is_write(self) -> bool:
-        return self.kind in ("insert", "update", "delete")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_data", self.kind != "tcl")
+        object.__setattr__(self, "is_write", self.kind in ("insert", "update", "delete"))
 
 
 class OrmContext(NamedTuple):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import traceback
 from asyncio import events as _asyncio_events
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,7 +66,8 @@ class Window:
         self.groups: dict[tuple[str, CallSite, str], Group] = {}
         self.total = 0
         self.data_total = 0
-        self.data_by_target: Counter[str] = Counter()
+        self._by_database: dict[str, int] = {}
+        self._vendors: dict[str, str] = {}
         self.blocks: list[Block] = []
         self.started = perf_counter()
         self._lock = threading.Lock()
@@ -81,26 +81,36 @@ class Window:
         key = (shape.fingerprint, event.callsite, event.database)
         with self._lock:
             index = self.total
-            self.total += 1
+            self.total = index + 1
             if index < self.max_events:
                 self.events.append(event)
             group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = Group(shape, event.callsite, event.database, first=index)
+                self._vendors[event.database] = event.vendor
             group.count += 1
             group.duration += event.duration
             if event.executemany:
                 group.batched += 1
             if shape.is_data:
                 self.data_total += 1
-                self.data_by_target[event.database] += 1
-                if event.vendor != event.database:
-                    self.data_by_target[event.vendor] += 1
+                by_db = self._by_database
+                by_db[event.database] = by_db.get(event.database, 0) + 1
             for block in self.blocks:
                 block.add(event)
 
+    @property
+    def data_by_target(self) -> dict[str, int]:
+        """Data statements per database and per vendor (``using=`` accepts either)."""
+        counts: dict[str, int] = dict(self._by_database)
+        for database, n in self._by_database.items():
+            vendor = self._vendors[database]
+            if vendor != database:
+                counts[vendor] = counts.get(vendor, 0) + n
+        return counts
+
     def data_count(self, using: str | None = None) -> int:
-        return self.data_total if using is None else self.data_by_target[using]
+        return self.data_total if using is None else self.data_by_target.get(using, 0)
 
 
 class Recorder:

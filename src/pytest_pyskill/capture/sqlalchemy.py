@@ -83,31 +83,47 @@ def _session_origin(
 def install(recorder: Recorder) -> Callable[[], None]:
     classifier = recorder.classifier
     record = recorder.record
-    dialects: weakref.WeakKeyDictionary[Engine, tuple[str, str]] = weakref.WeakKeyDictionary()
-    origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-    session_txs: weakref.WeakKeyDictionary[Connection, SessionTransaction] = (
-        weakref.WeakKeyDictionary()
-    )
+    # Plain dicts keyed by id(), entries dropped by weakref callbacks: a WeakKeyDictionary lookup
+    # builds a weakref on every call, and these are read on every statement.
+    engines: dict[int, tuple[str, str]] = {}
+    user_txs: set[int] = set()  # transactions (Connection or Session level) the code opened
+    session_txs: dict[int, SessionTransaction] = {}  # connection -> Session transaction on it
+    origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # Session txs
+    keep: dict[int, weakref.ref[Any]] = {}
     pending: ContextVar[OrmContext | None] = ContextVar("pyskill_sqlalchemy_orm", default=None)
+
+    def forget(key: int, table: dict[int, Any] | set[int]) -> Callable[[Any], None]:
+        def drop(_ref: Any) -> None:
+            keep.pop(key, None)
+            table.discard(key) if isinstance(table, set) else table.pop(key, None)
+
+        return drop
+
+    def remember(obj: Any, table: dict[int, Any] | set[int]) -> int:
+        key = id(obj)
+        if key not in keep:
+            keep[key] = weakref.ref(obj, forget(key, table))
+        return key
 
     def describe(conn: Connection) -> tuple[str, str]:
         engine = conn.engine
-        meta = dialects.get(engine)
+        meta = engines.get(id(engine))
         if meta is None:
             meta = (engine.url.render_as_string(hide_password=True), engine.dialect.name)
-            dialects[engine] = meta
+            engines[remember(engine, engines)] = meta
         return meta
 
     def in_transaction(conn: Connection) -> bool:
-        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        if conn._execution_options.get("isolation_level") == "AUTOCOMMIT":
             return False
-        nested = conn.get_nested_transaction()
-        if nested is not None and origins.get(nested) == "user":
-            return True
-        root = conn.get_transaction()
-        if root is not None and origins.get(root) == "user":
-            return True
-        tx = session_txs.get(conn)
+        if user_txs:
+            nested = conn._nested_transaction
+            if nested is not None and id(nested) in user_txs:
+                return True
+            root = conn._transaction
+            if root is not None and id(root) in user_txs:
+                return True
+        tx = session_txs.get(id(conn))
         return tx is not None and tx.is_active and _session_origin(tx, origins) == "user"
 
     # -- statements ------------------------------------------------------------------------
@@ -199,7 +215,8 @@ def install(recorder: Recorder) -> Callable[[], None]:
             tx = original(self)
             if recorder.window is not None:
                 try:
-                    origins[tx] = _origin(classifier, sys._getframe(1))
+                    if _origin(classifier, sys._getframe(1)) == "user":
+                        user_txs.add(remember(tx, user_txs))
                 except Exception as exc:
                     recorder.internal_error("tracking a SQLAlchemy begin", exc)
             return tx
@@ -216,7 +233,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
     def after_begin(
         session: Session, transaction: SessionTransaction, connection: Connection
     ) -> None:
-        session_txs[connection] = transaction
+        session_txs[remember(connection, session_txs)] = transaction
 
     listeners: list[tuple[Any, str, Callable[..., Any]]] = [
         (Engine, "do_execute", do_execute),
