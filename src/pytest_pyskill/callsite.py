@@ -65,7 +65,8 @@ class Classifier:
         )
         self._kinds: dict[str, int] = {}
         self._relpaths: dict[str, str] = {}
-        self._sites: dict[tuple[object, ...], CallSite] = {}
+        self._sites: dict[tuple[int, ...], tuple[CallSite, tuple[object, ...]]] = {}
+        self._by_content: dict[tuple[Frame, ...], CallSite] = {}
 
     # -- files -----------------------------------------------------------------------------
     def kind_of(self, filename: str) -> int:
@@ -110,47 +111,57 @@ class Classifier:
 
         Continues into the parent greenlet when the walk runs off the top of a greenlet (async
         SQLAlchemy runs the ORM in one, and the user's ``await`` sits in the parent).
+
+        The cache key is (code object id, instruction offset) per user frame: ``f_lasti`` is
+        O(1) where ``f_lineno`` scans the line table, so line numbers are only computed the
+        first time a chain is seen. The cache keeps those code objects alive, so their ids
+        cannot be reused while the key exists.
         """
         kinds = self._kinds
-        key: list[object] = []
-        found = 0
+        key: list[int] = []
+        user: list[FrameType] = []
         hopped = False
         f = frame
         while f is not None:
             code = f.f_code
-            filename = code.co_filename
-            kind = kinds.get(filename)
+            kind = kinds.get(code.co_filename)
             if kind is None:
-                kind = self.kind_of(filename)
+                kind = self.kind_of(code.co_filename)
             if kind and code.co_name not in _INLINE_SCOPES:
-                key.append(filename)
-                key.append(code.co_name)
-                key.append(f.f_lineno)
-                key.append(kind)
-                found += 1
-                if kind == TEST or found >= MAX_USER_FRAMES:
+                key.append(id(code))
+                key.append(f.f_lasti)
+                user.append(f)
+                if kind == TEST or len(user) >= MAX_USER_FRAMES:
                     break
             f = f.f_back
             if f is None and not hopped:
                 hopped = True
                 f = _parent_greenlet_frame()
         tkey = tuple(key)
-        site = self._sites.get(tkey)
-        if site is None:
-            site = self._build(tkey)
-        return site
+        entry = self._sites.get(tkey)
+        if entry is None:
+            entry = self._build(tkey, user)
+        return entry[0]
 
-    def _build(self, key: tuple[object, ...]) -> CallSite:
+    def _build(
+        self, key: tuple[int, ...], user: list[FrameType]
+    ) -> tuple[CallSite, tuple[object, ...]]:
         frames = []
-        for i in range(0, len(key), 4):
-            filename, function, line, kind = key[i : i + 4]
-            fk: FrameKind = "test" if kind == TEST else "app"
-            frames.append(Frame(self.relpath(str(filename)), int(line), str(function), fk))  # type: ignore[call-overload]
-        site = CallSite(tuple(frames))
+        for f in user:
+            code = f.f_code
+            fk: FrameKind = "test" if self.kind_of(code.co_filename) == TEST else "app"
+            frames.append(Frame(self.relpath(code.co_filename), f.f_lineno or 0, code.co_name, fk))
+        # Two instructions on one line give two keys but one call site: intern by content too.
+        chain = tuple(frames)
+        site = self._by_content.get(chain)
+        if site is None:
+            site = self._by_content[chain] = CallSite(chain)
+        entry = (site, tuple(f.f_code for f in user))
         if len(self._sites) > 50_000:
             self._sites.clear()
-        self._sites[key] = site
-        return site
+            self._by_content.clear()
+        self._sites[key] = entry
+        return entry
 
 
 def _parent_greenlet_frame() -> FrameType | None:

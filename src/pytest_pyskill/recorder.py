@@ -56,61 +56,119 @@ class Block:
 
 
 class Window:
-    """What one test sent. Memory is bounded: ``events`` keeps the first ``max_events``
-    statements; counts and groups (one per distinct shape and call site) cover all of them."""
+    """What one test sent.
+
+    The hot path only appends the event (``events`` keeps the first ``max_events``); grouping and
+    counting happen when someone asks (the rules at the end of the test, ``pyskill.count()``).
+    Past ``max_events`` statements are folded into groups as they arrive, so memory stays
+    bounded by the number of distinct (shape, call site, database) groups.
+    """
 
     def __init__(self, nodeid: str, max_events: int) -> None:
         self.nodeid = nodeid
         self.max_events = max_events
         self.events: list[StatementEvent] = []
-        self.groups: dict[tuple[str, CallSite, str], Group] = {}
-        self.total = 0
-        self.data_total = 0
-        self._by_database: dict[str, int] = {}
-        self._vendors: dict[str, str] = {}
         self.blocks: list[Block] = []
         self.started = perf_counter()
+        self._overflow: dict[tuple[str, CallSite, str], Group] = {}
+        self._overflow_total = 0
+        self._overflow_data: dict[str, int] = {}
+        self._vendors: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def add(self, event: StatementEvent) -> None:
+        events = self.events
+        if len(events) < self.max_events:
+            events.append(event)
+        else:
+            self._fold(event)
+        if self.blocks:
+            for block in self.blocks:
+                block.add(event)
+
+    def _fold(self, event: StatementEvent, index: int | None = None) -> None:
+        with self._lock:
+            key = (event.shape.fingerprint, event.callsite, event.database)
+            group = self._overflow.get(key)
+            if group is None:
+                first = self.max_events + self._overflow_total if index is None else index
+                group = self._overflow[key] = Group(
+                    event.shape, event.callsite, event.database, first=first
+                )
+            _count(group, event)
+            self._overflow_total += 1
+            self._vendors[event.database] = event.vendor
+            if event.shape.is_data:
+                self._overflow_data[event.database] = self._overflow_data.get(event.database, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return len(self.events) + self._overflow_total
 
     @property
     def dropped(self) -> int:
-        return self.total - len(self.events)
+        return self._overflow_total
 
-    def add(self, event: StatementEvent) -> None:
-        shape = event.shape
-        key = (shape.fingerprint, event.callsite, event.database)
-        with self._lock:
-            index = self.total
-            self.total = index + 1
-            if index < self.max_events:
-                self.events.append(event)
-            group = self.groups.get(key)
+    @property
+    def groups(self) -> dict[tuple[str, CallSite, str], Group]:
+        """Statements grouped by (fingerprint, call site, database), kept and folded alike."""
+        groups: dict[tuple[str, CallSite, str], Group] = {}
+        for index, event in enumerate(list(self.events)):
+            key = (event.shape.fingerprint, event.callsite, event.database)
+            group = groups.get(key)
             if group is None:
-                group = self.groups[key] = Group(shape, event.callsite, event.database, first=index)
-                self._vendors[event.database] = event.vendor
-            group.count += 1
-            group.duration += event.duration
-            if event.executemany:
-                group.batched += 1
-            if shape.is_data:
-                self.data_total += 1
-                by_db = self._by_database
-                by_db[event.database] = by_db.get(event.database, 0) + 1
-            for block in self.blocks:
-                block.add(event)
+                group = groups[key] = Group(
+                    event.shape, event.callsite, event.database, first=index
+                )
+            _count(group, event)
+        for key, folded in self._overflow.items():
+            group = groups.get(key)
+            if group is None:
+                groups[key] = Group(
+                    folded.shape,
+                    folded.callsite,
+                    folded.database,
+                    folded.count,
+                    folded.batched,
+                    folded.duration,
+                    folded.first,
+                )
+            else:
+                group.count += folded.count
+                group.batched += folded.batched
+                group.duration += folded.duration
+        return groups
 
     @property
     def data_by_target(self) -> dict[str, int]:
         """Data statements per database and per vendor (``using=`` accepts either)."""
-        counts: dict[str, int] = dict(self._by_database)
-        for database, n in self._by_database.items():
-            vendor = self._vendors[database]
+        counts: dict[str, int] = dict(self._overflow_data)
+        vendors = dict(self._vendors)
+        for event in list(self.events):
+            if event.shape.is_data:
+                counts[event.database] = counts.get(event.database, 0) + 1
+                vendors[event.database] = event.vendor
+        for database, n in list(counts.items()):
+            vendor = vendors.get(database, database)
             if vendor != database:
                 counts[vendor] = counts.get(vendor, 0) + n
         return counts
 
+    @property
+    def data_total(self) -> int:
+        return sum(1 for e in list(self.events) if e.shape.is_data) + sum(
+            self._overflow_data.values()
+        )
+
     def data_count(self, using: str | None = None) -> int:
         return self.data_total if using is None else self.data_by_target.get(using, 0)
+
+
+def _count(group: Group, event: StatementEvent) -> None:
+    group.count += 1
+    group.duration += event.duration
+    if event.executemany:
+        group.batched += 1
 
 
 class Recorder:

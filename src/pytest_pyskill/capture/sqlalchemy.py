@@ -128,7 +128,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
 
     # -- statements ------------------------------------------------------------------------
     def capture(
-        run: Callable[[], Any], cursor: Any, statement: str, parameters: Any, context: Any,
+        run: Callable[[], Any],
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
         many: bool,
     ) -> bool:
         conn = context.root_connection
@@ -151,8 +155,16 @@ def install(recorder: Recorder) -> Callable[[], None]:
             run()
         finally:
             record(
-                NAME, database, vendor, statement, batched, in_tx, perf_counter() - start,
-                sys._getframe(1), orm, parameters,
+                NAME,
+                database,
+                vendor,
+                statement,
+                batched,
+                in_tx,
+                perf_counter() - start,
+                sys._getframe(1),
+                orm,
+                parameters,
             )
         return True
 
@@ -162,7 +174,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
         dialect = context.dialect
         return capture(
             lambda: dialect.do_execute(cursor, statement, parameters, context),
-            cursor, statement, parameters, context, False,
+            cursor,
+            statement,
+            parameters,
+            context,
+            False,
         )
 
     def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
@@ -171,7 +187,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
         dialect = context.dialect
         return capture(
             lambda: dialect.do_executemany(cursor, statement, parameters, context),
-            cursor, statement, parameters, context, True,
+            cursor,
+            statement,
+            parameters,
+            context,
+            True,
         )
 
     def do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
@@ -180,7 +200,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
         dialect = context.dialect
         return capture(
             lambda: dialect.do_execute_no_params(cursor, statement, context),
-            cursor, statement, None, context, False,
+            cursor,
+            statement,
+            None,
+            context,
+            False,
         )
 
     def do_orm_execute(state: ORMExecuteState) -> None:
