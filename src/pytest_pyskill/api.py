@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from .markers import MarkerError, _max_queries
 from .model import StatementEvent
@@ -33,32 +31,54 @@ class Pyskill:
         window = self._recorder.window
         return window.data_count(using) if window is not None else 0
 
-    @contextmanager
-    def max_queries(self, n: int, *, using: str | None = None) -> Iterator[Block]:
+    def max_queries(self, n: int, *, using: str | None = None) -> BlockBudget:
         """Fail (``AssertionError``) if the block sends more than ``n`` data statements."""
-        __tracebackhide__ = True
         try:
             _max_queries(n, using=using)
         except MarkerError as exc:
             raise ValueError(f"pyskill.max_queries: {exc}") from None
+        return BlockBudget(self._recorder, n, using)
+
+
+class BlockBudget:
+    """``with pyskill.max_queries(n) as block:`` -- ``block.count`` is what the block sent."""
+
+    def __init__(self, recorder: Recorder, n: int, using: str | None) -> None:
+        self._recorder = recorder
+        self.limit = n
+        self.using = using
+        self._block = Block(using)
+
+    @property
+    def count(self) -> int:
+        return self._block.count
+
+    @property
+    def events(self) -> list[StatementEvent]:
+        return list(self._block.events)
+
+    def __enter__(self) -> BlockBudget:
         window = self._recorder.window
         if window is None:
             raise RuntimeError(
                 "pyskill.max_queries() counts inside the test body; for fixture set-up, run "
                 "with --pyskill-capture-fixtures"
             )
-        block = Block(using)
-        window.blocks.append(block)
-        try:
-            yield block
-        finally:
-            window.blocks.remove(block)
-        if block.count > n:
-            on = f" on {using!r}" if using else ""
-            shapes = Counter((e.shape.fingerprint, str(e.callsite)) for e in block.events)
+        window.blocks.append(self._block)
+        self._window = window
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        __tracebackhide__ = True
+        if self._block in self._window.blocks:
+            self._window.blocks.remove(self._block)
+        if exc_type is None and self._block.count > self.limit:
+            on = f" on {self.using!r}" if self.using else ""
+            shapes = Counter((e.shape.fingerprint, str(e.callsite)) for e in self._block.events)
             listing = "\n".join(
                 f"  {count} x {fp}  [{site}]" for (fp, site), count in shapes.most_common()
             )
             raise QueryBudgetExceeded(
-                f"pyskill.max_queries({n}): the block sent {block.count} statements{on}\n{listing}"
+                f"pyskill.max_queries({self.limit}): the block sent {self._block.count} "
+                f"statements{on}\n{listing}"
             )

@@ -75,6 +75,10 @@ def install(recorder: Recorder) -> Callable[[], None]:
         def executescript(self, *args: Any) -> Any:
             return self.cursor().executescript(*args)
 
+    # Show up in users' tracebacks and reprs as what they are: sqlite3 connections and cursors.
+    for cls, name in ((TracedCursor, "Cursor"), (TracedConnection, "Connection")):
+        cls.__module__, cls.__name__, cls.__qualname__ = "sqlite3", name, name
+
     original = sqlite3.connect
 
     def connect(*args: Any, **kwargs: Any) -> Any:
