@@ -243,8 +243,12 @@ def generate(out: str, files: int) -> int:
     write(os.path.join(out, "services.py"), SERVICES)
     write(os.path.join(out, "conftest.py"), CONFTEST)
     count = 0
-    kinds = [("django", DJANGO_TEST, 10), ("sqlalchemy", SA_TEST, 10), ("async", ASYNC_TEST, 5),
-             ("raw", RAW_TEST, 5)]
+    kinds = [
+        ("django", DJANGO_TEST, 10),
+        ("sqlalchemy", SA_TEST, 10),
+        ("async", ASYNC_TEST, 5),
+        ("raw", RAW_TEST, 5),
+    ]
     for kind, template, per_file in kinds:
         for f in range(files):
             body = ["import services", ""]

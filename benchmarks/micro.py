@@ -7,7 +7,6 @@ tests), and with a window open (inside a test). Reports the median of several ro
     python benchmarks/micro.py [--n 20000] [--rounds 7] [--json out.json]
 """
 
-
 import argparse
 import json
 import os
@@ -126,7 +125,9 @@ def main() -> None:
     plain = {name: make() for name, make in cases.items()}
     for loop in plain.values():
         loop(2000)
-    base = {name: min(timed(loop, args.n) for _ in range(args.rounds)) for name, loop in plain.items()}
+    base = {
+        name: min(timed(loop, args.n) for _ in range(args.rounds)) for name, loop in plain.items()
+    }
     captures.install_available()
     loops = dict(plain)
     loops["sqlite3"] = raw_sqlite3()  # opened while installed: a traced connection
@@ -156,18 +157,27 @@ def main() -> None:
     print(f"{'case':<16} {'base us':>8} {'idle +us':>9} {'in-test +us':>12} {'ratio':>6}")
     for name in cases:
         b, i, a = base_min[name] * 1e6, idle_min[name] * 1e6, active_min[name] * 1e6
-        results[name] = {"base_us": b, "idle_added_us": i - b, "active_added_us": a - b,
-                         "ratio": a / b}
+        results[name] = {
+            "base_us": b,
+            "idle_added_us": i - b,
+            "active_added_us": a - b,
+            "ratio": a / b,
+        }
         print(f"{name:<16} {b:8.2f} {i - b:+9.2f} {a - b:+12.2f} {a / b:6.2f}")
     kept = len(window.events) if window else 0
-    print(f"one window: {window.total if window else 0} statements seen, {kept} kept; "
-          f"peak traced memory of a {4 * args.n}-statement window {peak / 1e6:.1f} MB")
+    print(
+        f"one window: {window.total if window else 0} statements seen, {kept} kept; "
+        f"peak traced memory of a {4 * args.n}-statement window {peak / 1e6:.1f} MB"
+    )
     if recorder.errors:
         print("internal errors:", recorder.errors, file=sys.stderr)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"n": args.n, "rounds": args.rounds, "cases": results,
-                       "peak_mb": peak / 1e6}, fh, indent=2)
+            json.dump(
+                {"n": args.n, "rounds": args.rounds, "cases": results, "peak_mb": peak / 1e6},
+                fh,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

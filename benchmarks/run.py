@@ -40,18 +40,22 @@ def configurations(python: str) -> list[tuple[str, list[str], dict[str, str]]]:
         ("pytest-pyskill", ["-p", "no:queryguard", "-p", "no:queryspy"], {}),
     ]
     if importable(python, "pytest_queryguard"):
-        configs.append((
-            "pytest-queryguard",
-            ["-p", "no:pyskill", "-p", "no:queryspy", "--queryguard-mode=warn"],
-            {},
-        ))
+        configs.append(
+            (
+                "pytest-queryguard",
+                ["-p", "no:pyskill", "-p", "no:queryspy", "--queryguard-mode=warn"],
+                {},
+            )
+        )
     if importable(python, "queryspy"):
         report = os.path.join(RESULTS, "queryspy.json")
-        configs.append((
-            "queryspy",
-            ["-p", "no:pyskill", "-p", "no:queryguard", f"--queryspy-report={report}"],
-            {},
-        ))
+        configs.append(
+            (
+                "queryspy",
+                ["-p", "no:pyskill", "-p", "no:queryguard", f"--queryspy-report={report}"],
+                {},
+            )
+        )
     if importable(python, "zeal"):
         configs.append(("django-zeal", OFF_ALL, {"BENCH_ZEAL": "1"}))
     return configs
@@ -68,8 +72,9 @@ def run_once(python: str, suite: str, args: list[str], env: dict[str, str]) -> t
     full_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     full_env.update(env)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=suite, env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=suite, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = usage.ru_utime + usage.ru_stime
@@ -92,8 +97,10 @@ def main() -> None:
 
     os.makedirs(RESULTS, exist_ok=True)
     suite = os.path.join(RESULTS, "suite")
-    subprocess.run([args.python, os.path.join(HERE, "generate_suite.py"), suite,
-                    "--files", str(args.files)], check=True)
+    subprocess.run(
+        [args.python, os.path.join(HERE, "generate_suite.py"), suite, "--files", str(args.files)],
+        check=True,
+    )
     configs = configurations(args.python)
     times: dict[str, list[float]] = {name: [] for name, _, _ in configs}
     memory: dict[str, float] = {name: 0.0 for name, _, _ in configs}
@@ -107,26 +114,52 @@ def main() -> None:
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     base_med = statistics.median(times["no plugin"])
     base_min = min(times["no plugin"])
-    print(f"\nwhole suite ({args.files * 30} tests), {args.rounds} interleaved rounds "
-          "(best and median CPU seconds; ratios to the run without any plugin)")
-    print(f"{'configuration':<20} {'best s':>7} {'ratio':>6} {'median s':>9} {'ratio':>6} "
-          f"{'peak RSS MB':>12}")
+    print(
+        f"\nwhole suite ({args.files * 30} tests), {args.rounds} interleaved rounds "
+        "(best and median CPU seconds; ratios to the run without any plugin)"
+    )
+    print(
+        f"{'configuration':<20} {'best s':>7} {'ratio':>6} {'median s':>9} {'ratio':>6} "
+        f"{'peak RSS MB':>12}"
+    )
     suite_results = {}
     for name, _, _ in configs:
         med, best = statistics.median(times[name]), min(times[name])
         suite_results[name] = {
-            "best_s": best, "best_ratio": best / base_min, "median_s": med,
-            "median_ratio": med / base_med, "peak_rss_mb": memory[name], "runs_s": times[name],
+            "best_s": best,
+            "best_ratio": best / base_min,
+            "median_s": med,
+            "median_ratio": med / base_med,
+            "peak_rss_mb": memory[name],
+            "runs_s": times[name],
         }
-        print(f"{name:<20} {best:7.2f} {best / base_min:6.3f} {med:9.2f} {med / base_med:6.3f} "
-              f"{memory[name]:12.1f}")
-    doc = {"python": args.python, "rounds": args.rounds, "tests": args.files * 30,
-           "suite": suite_results}
+        print(
+            f"{name:<20} {best:7.2f} {best / base_min:6.3f} {med:9.2f} {med / base_med:6.3f} "
+            f"{memory[name]:12.1f}"
+        )
+    doc = {
+        "python": args.python,
+        "rounds": args.rounds,
+        "tests": args.files * 30,
+        "suite": suite_results,
+    }
     if not args.skip_micro:
         micro_json = os.path.join(RESULTS, "micro.json")
         print()
-        subprocess.run([args.python, os.path.join(HERE, "micro.py"), "--n", str(args.micro_n),
-                        "--rounds", "9", "--json", micro_json], check=True, cwd=ROOT)
+        subprocess.run(
+            [
+                args.python,
+                os.path.join(HERE, "micro.py"),
+                "--n",
+                str(args.micro_n),
+                "--rounds",
+                "9",
+                "--json",
+                micro_json,
+            ],
+            check=True,
+            cwd=ROOT,
+        )
         with open(micro_json) as fh:
             doc["micro"] = json.load(fh)
     with open(os.path.join(RESULTS, "latest.json"), "w") as fh:

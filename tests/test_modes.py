@@ -373,3 +373,21 @@ def test_xdist_gives_the_same_summary(project: pytest.Pytester, run) -> None:
     p = json.loads((project.path / "parallel.json").read_text())
     assert s == p
     assert s["summary"]["tests"] == 5 and len(s["findings"]) == 3
+
+
+def test_another_plugin_defining_max_queries_is_named_once(project: pytest.Pytester, run) -> None:
+    project.makeconftest(
+        CONFTEST_RULE
+        + """
+def pytest_configure(config):
+    config.addinivalue_line("markers", "max_queries(limit): from another plugin")
+"""
+    )
+    result = run()
+    result.stdout.fnmatch_lines(
+        ["pyskill: another plugin also defines the max_queries marker (max_queries(limit)); "
+         "both will enforce it"]
+    )
+    assert result.stdout.str().count("another plugin also defines") == 1
+    (project.path / "conftest.py").write_text(CONFTEST_RULE)
+    assert "another plugin" not in run().stdout.str()
