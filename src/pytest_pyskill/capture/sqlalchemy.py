@@ -168,31 +168,22 @@ def install(recorder: Recorder) -> Callable[[], None]:
             )
         return True
 
-    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-        if recorder.window is None:
-            return False
-        dialect = context.dialect
-        return capture(
-            lambda: dialect.do_execute(cursor, statement, parameters, context),
-            cursor,
-            statement,
-            parameters,
-            context,
-            False,
-        )
+    def handler(method: str, many: bool) -> Callable[..., bool]:
+        """A ``do_execute``-style listener that runs the dialect's own ``method`` and records."""
 
-    def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-        if recorder.window is None:
-            return False
-        dialect = context.dialect
-        return capture(
-            lambda: dialect.do_executemany(cursor, statement, parameters, context),
-            cursor,
-            statement,
-            parameters,
-            context,
-            True,
-        )
+        def listener(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+            if recorder.window is None:
+                return False
+            run = getattr(context.dialect, method)
+            return capture(
+                lambda: run(cursor, statement, parameters, context),
+                cursor, statement, parameters, context, many,
+            )  # fmt: skip
+
+        return listener
+
+    do_execute = handler("do_execute", False)
+    do_executemany = handler("do_executemany", True)
 
     def do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
         if recorder.window is None:
@@ -200,12 +191,8 @@ def install(recorder: Recorder) -> Callable[[], None]:
         dialect = context.dialect
         return capture(
             lambda: dialect.do_execute_no_params(cursor, statement, context),
-            cursor,
-            statement,
-            None,
-            context,
-            False,
-        )
+            cursor, statement, None, context, False,
+        )  # fmt: skip
 
     def do_orm_execute(state: ORMExecuteState) -> None:
         if recorder.window is None:
