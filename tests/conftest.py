@@ -89,6 +89,8 @@ def sa_async_url(request: pytest.FixtureRequest) -> str:
 def run(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
     """Run pytest in a subprocess over the pytester directory (as a user would)."""
 
+    pytester._monkeypatch.setenv("COLUMNS", "250")  # short-summary lines whole
+
     def _run(*args: str) -> pytest.RunResult:
         return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-o", "asyncio_default_fixture_loop_scope=function", *args)
 

@@ -34,5 +34,20 @@ def test_bookshop_example(tmp_path: Path) -> None:
     assert "FAILED tests/test_bookshop.py::test_catalogue_bad" in out
     assert "FAILED tests/test_bookshop.py::test_record_sales_bad" in out
     doc = json.loads(report.read_text())
-    assert doc["summary"]["by_rule"] == {"max-queries": 1}
-    assert doc["findings"][0]["test"] == "tests/test_bookshop.py::test_catalogue_bad"
+    assert doc["summary"]["by_rule"] == {"max-queries": 1, "n-plus-one": 1}
+    assert {f["test"] for f in doc["findings"]} == {"tests/test_bookshop.py::test_catalogue_bad"}
+    (n_plus_one,) = [f for f in doc["findings"] if f["rule"] == "n-plus-one"]
+    assert n_plus_one["label"] == "Book.author"
+    assert n_plus_one["location"] == {
+        "path": "bookshop/services.py", "line": 16, "function": "catalogue_bad"}
+    assert n_plus_one["fetched_at"] == {
+        "path": "bookshop/services.py", "line": 15, "function": "catalogue_bad"}
+    assert n_plus_one["fix"] == "select(Book).options(joinedload(Book.author)) (or selectinload)"
+    # The fixed twins are clean: strict mode passes them.
+    strict = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyskill-strict",
+         "-k", "not bad"],
+        cwd=EXAMPLES / "bookshop", capture_output=True, text=True, timeout=120,
+    )
+    assert strict.returncode == 0, strict.stdout + strict.stderr
+    assert "0 findings" in strict.stdout

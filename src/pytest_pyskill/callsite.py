@@ -107,6 +107,10 @@ class Classifier:
 
     # -- stacks ----------------------------------------------------------------------------
     def callsite(self, frame: FrameType | None) -> CallSite:
+        """The call site of ``frame`` (see :meth:`locate`)."""
+        return self.locate(frame)[0]
+
+    def locate(self, frame: FrameType | None) -> tuple[CallSite, FrameType | None]:
         """The user frames from ``frame`` outwards, up to and including the first test frame.
 
         Continues into the parent greenlet when the walk runs off the top of a greenlet (async
@@ -116,10 +120,15 @@ class Classifier:
         O(1) where ``f_lineno`` scans the line table, so line numbers are only computed the
         first time a chain is seen. The cache keeps those code objects alive, so their ids
         cannot be reused while the key exists.
+
+        Also returns the *entry* frame: the outermost application frame of the chain (the
+        function the test called), or the test frame when no application code is involved.
+        Statements under one activation of the entry frame belong to one operation.
         """
         kinds = self._kinds
         key: list[int] = []
         user: list[FrameType] = []
+        entry: FrameType | None = None
         hopped = False
         f = frame
         while f is not None:
@@ -131,17 +140,22 @@ class Classifier:
                 key.append(id(code))
                 key.append(f.f_lasti)
                 user.append(f)
-                if kind == TEST or len(user) >= MAX_USER_FRAMES:
+                if kind == TEST:
+                    if entry is None:
+                        entry = f
+                    break
+                entry = f
+                if len(user) >= MAX_USER_FRAMES:
                     break
             f = f.f_back
             if f is None and not hopped:
                 hopped = True
                 f = _parent_greenlet_frame()
         tkey = tuple(key)
-        entry = self._sites.get(tkey)
-        if entry is None:
-            entry = self._build(tkey, user)
-        return entry[0]
+        cached = self._sites.get(tkey)
+        if cached is None:
+            cached = self._build(tkey, user)
+        return cached[0], entry
 
     def _build(
         self, key: tuple[int, ...], user: list[FrameType]

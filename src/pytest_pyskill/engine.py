@@ -162,6 +162,10 @@ def evaluate(session: PyskillSession, item: pytest.Item, window: Window) -> list
         dropped=window.dropped,
         budget=_budget(session, marks),
         test_location=Location(path, (lineno or 0) + 1, item.name),
+        options={
+            "n_plus_one_threshold": session.settings.n_plus_one_threshold,
+            **{f"{name}_threshold": value for name, value in marks.thresholds},
+        },
     )
     ignored = session.settings.ignore | marks.ignore
     found: list[Finding] = []

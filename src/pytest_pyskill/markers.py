@@ -18,7 +18,11 @@ MARKERS = (
     "alias or vendor. pytest-pyskill.",
     "pyskill_ignore(*rules, reason=None): switch the named pytest-pyskill rules off for this "
     "test (no rules: all of them).",
+    "pyskill_threshold(**thresholds): override pytest-pyskill rule thresholds for this test, "
+    "e.g. pyskill_threshold(n_plus_one=5).",
 )
+
+THRESHOLDS = {"n_plus_one": 2}  # name -> minimum value
 
 
 class MarkerError(Exception):
@@ -42,6 +46,19 @@ def _pyskill_ignore(*rules: str, reason: str | None = None) -> tuple[frozenset[s
     return frozenset(rules), reason
 
 
+def _pyskill_threshold(**thresholds: int) -> dict[str, int]:
+    if not thresholds:
+        raise MarkerError(f"name at least one threshold: {', '.join(sorted(THRESHOLDS))}")
+    for name, value in thresholds.items():
+        if name not in THRESHOLDS:
+            raise MarkerError(
+                f"unknown threshold {name!r}; valid thresholds: {', '.join(sorted(THRESHOLDS))}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < THRESHOLDS[name]:
+            raise MarkerError(f"{name} must be a whole number >= {THRESHOLDS[name]}, got {value!r}")
+    return dict(thresholds)
+
+
 def _call(fn: Any, name: str, mark: pytest.Mark) -> Any:
     try:
         return fn(*mark.args, **mark.kwargs)
@@ -59,6 +76,7 @@ class TestMarks:
     max_queries: tuple[int, str | None] | None = None
     ignore_all: bool = False
     ignore: frozenset[str] = frozenset()
+    thresholds: tuple[tuple[str, int], ...] = ()
 
 
 def read(item: pytest.Item, known_rules: Iterable[str]) -> TestMarks:
@@ -81,4 +99,7 @@ def read(item: pytest.Item, known_rules: Iterable[str]) -> TestMarks:
                 f"valid rules: {', '.join(sorted(known))}"
             )
         ignore |= rules
-    return TestMarks(budget, ignore_all, frozenset(ignore))
+    thresholds: dict[str, int] = {}
+    for mark in reversed(list(item.iter_markers("pyskill_threshold"))):
+        thresholds.update(_call(_pyskill_threshold, "pyskill_threshold", mark))
+    return TestMarks(budget, ignore_all, frozenset(ignore), tuple(sorted(thresholds.items())))

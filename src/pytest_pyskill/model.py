@@ -88,9 +88,12 @@ class OrmContext(NamedTuple):
 
     source: str  # "sqlalchemy" or "django"
     entity: str | None = None  # the mapped class or model being loaded
-    lazy_load: str | None = None  # "Book.author" when a relation was lazily loaded
+    lazy_load: str | None = None  # "Book.author": the relation or column loaded per object
     parent: str | None = None  # identity of the object whose attribute was loaded
     column_load: bool = False  # deferred / expired column refresh
+    kind: str | None = None  # many-to-one, one-to-many, many-to-many, one-to-one, deferred,
+    #                          expired, generic, get, prefetch
+    fetched_at: CallSite | None = None  # where the parent's rows were fetched, when known
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +102,8 @@ class OrmContext(NamedTuple):
             "lazy_load": self.lazy_load,
             "parent": self.parent,
             "column_load": self.column_load,
+            "kind": self.kind,
+            "fetched_at": self.fetched_at.to_dict() if self.fetched_at else None,
         }
 
 
@@ -122,6 +127,7 @@ class StatementEvent(NamedTuple):
     callsite: CallSite
     orm: OrmContext | None = None
     params: str | None = None  # repr of the parameters, only with --pyskill-show-params
+    op: int = 0  # the operation: one activation of the entry frame (see callsite.locate)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +144,7 @@ class StatementEvent(NamedTuple):
             "callsite": self.callsite.to_dict(),
             "orm": self.orm.to_dict() if self.orm else None,
             "params": self.params,
+            "op": self.op,
         }
 
 
@@ -175,6 +182,7 @@ class Finding:
     trace: tuple[str, ...] = ()  # every statement behind it, shown under -v and in JSON
     always_fails: bool = False  # explicit assertions (budgets) fail in warn mode too
     extra: tuple[tuple[str, Any], ...] = field(default=())
+    fetched_at: Location | None = None  # where the rows behind a per-row load were fetched
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -190,6 +198,7 @@ class Finding:
             "details": list(self.details),
             "trace": list(self.trace),
             "always_fails": self.always_fails,
+            "fetched_at": self.fetched_at.to_dict() if self.fetched_at else None,
         }
         data.update(dict(self.extra))
         return data
@@ -197,6 +206,7 @@ class Finding:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         loc = data.get("location")
+        fetched = data.get("fetched_at")
         known = {
             "rule",
             "severity",
@@ -224,6 +234,9 @@ class Finding:
             details=tuple(data.get("details", ())),
             trace=tuple(data.get("trace", ())),
             always_fails=data.get("always_fails", False),
+            fetched_at=Location(fetched["path"], fetched["line"], fetched["function"])
+            if fetched
+            else None,
             extra=tuple(sorted((k, v) for k, v in data.items() if k not in known)),
         )
 
@@ -231,7 +244,8 @@ class Finding:
         """The finding as people read it: what, where, the SQL shape, the fix."""
         lines = [f"{self.rule}: {self.message}"]
         if self.location:
-            lines.append(f"  at {self.location}")
+            fetched = f"   (rows fetched at {self.fetched_at})" if self.fetched_at else ""
+            lines.append(f"  at {self.location}{fetched}")
         if self.fingerprint:
             lines.append(f"  {self.fingerprint}")
         if self.fix:

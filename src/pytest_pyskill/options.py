@@ -25,6 +25,7 @@ class Settings:
     capture_fixtures: bool = False
     show_params: bool = False
     max_events: int = 10_000
+    n_plus_one_threshold: int = 2
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,16 @@ OPTIONS: tuple[Option, ...] = (
         "statements kept per test for listings; counts always cover all (default: 10000)",
         "int",
         minimum=1,
+        metavar="N",
+    ),
+    Option(
+        "n_plus_one_threshold",
+        "--pyskill-n-plus-one-threshold",
+        "pyskill_n_plus_one_threshold",
+        "distinct objects lazily loading one relation from one line before n-plus-one reports "
+        "it (default: 2; raw SQL repeats need one more)",
+        "int",
+        minimum=2,
         metavar="N",
     ),
 )

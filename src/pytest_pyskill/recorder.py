@@ -182,14 +182,20 @@ class Recorder:
         self.window: Window | None = None
         self.errors: list[str] = []
         self.sources: list[str] = []  # capture modules installed, for the header
+        # The entry frame of the latest statement, held (only until the next operation or the
+        # end of the test) so that its address cannot be reused by the next activation.
+        self._entry: FrameType | None = None
+        self._op = 0
 
     # -- windows ---------------------------------------------------------------------------
     def open(self, nodeid: str) -> Window:
         self.window = Window(nodeid, self.max_events)
+        self._entry = None
         return self.window
 
     def close(self) -> Window | None:
         window, self.window = self.window, None
+        self._entry = None  # release the one frame held for operation tracking
         return window
 
     # -- the hot path ----------------------------------------------------------------------
@@ -210,6 +216,10 @@ class Recorder:
         if window is None:
             return
         try:
+            site, entry = self.classifier.locate(frame)
+            if entry is not self._entry:
+                self._entry = entry
+                self._op += 1
             event = StatementEvent(
                 source,
                 database,
@@ -221,9 +231,10 @@ class Recorder:
                 threading.get_ident(),
                 _get_running_loop() is not None,
                 duration,
-                self.classifier.callsite(frame),
+                site,
                 orm,
                 _safe_repr(params) if self.keep_params and params is not None else None,
+                self._op,
             )
             window.add(event)
         except Exception as exc:  # never let the plugin break a user's statement

@@ -14,11 +14,12 @@ from bookshop.models import Author, Base, Book
 def session() -> Iterator[Session]:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
-    with Session(engine) as s:
+    with Session(engine) as seed:
         authors = [Author(name=f"Author {i}") for i in range(10)]
-        s.add_all(authors)
-        s.add_all([Book(title=f"Book {i}", author=a) for i, a in enumerate(authors)])
-        s.commit()
+        seed.add_all(authors)
+        seed.add_all([Book(title=f"Book {i}", author=a) for i, a in enumerate(authors)])
+        seed.commit()
+    with Session(engine) as s:
         yield s
     engine.dispose()
 

@@ -30,15 +30,81 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import ExecuteStyle
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session
+from sqlalchemy.orm.base import instance_state
+from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
 from sqlalchemy.orm.session import SessionTransaction
 
 from ..callsite import LIB, TEST, Classifier, _parent_greenlet_frame
-from ..model import OrmContext
+from ..model import CallSite, OrmContext
 from ..recorder import Recorder
 
 NAME = "sqlalchemy"
 _INSERTMANY = ExecuteStyle.INSERTMANYVALUES
+_FETCHED_AT = ("pytest_pyskill", "fetched_at")
+
+
+def _lazy_context(
+    state: ORMExecuteState, parent: Any, fetched: weakref.WeakKeyDictionary[Any, CallSite]
+) -> OrmContext:
+    """A lazy load of a relationship from ``parent`` (an InstanceState)."""
+    path = state.loader_strategy_path
+    prop = path[-1] if path is not None and len(path) else None
+    owner = parent.class_.__name__
+    key = getattr(prop, "key", None) or "?"
+    direction = getattr(prop, "direction", None)
+    if direction is MANYTOONE:
+        kind = "many-to-one"
+    elif direction is MANYTOMANY:
+        kind = "many-to-many"
+    elif direction is ONETOMANY:
+        kind = "one-to-one" if getattr(prop, "uselist", True) is False else "one-to-many"
+    else:
+        kind = "relationship"
+    mapper = state.bind_mapper
+    return OrmContext(
+        NAME,
+        mapper.class_.__name__ if mapper is not None else None,
+        f"{owner}.{key}",
+        _identity(parent),
+        False,
+        kind,
+        fetched.get(parent),
+    )
+
+
+def _column_context(
+    state: ORMExecuteState, fetched: weakref.WeakKeyDictionary[Any, CallSite]
+) -> OrmContext:
+    """A deferred column loaded, or expired attributes refreshed, for one object."""
+    refresh = state.load_options._refresh_state
+    compile_options = getattr(state.statement, "_compile_options", None)
+    only: frozenset[str] = getattr(compile_options, "_only_load_props", None) or frozenset()
+    owner = refresh.class_.__name__ if refresh is not None else "?"
+    deferred = bool(only) and refresh is not None and not refresh.expired
+    if deferred:
+        label = (
+            f"{owner}.{sorted(only)[0]}"
+            if len(only) == 1
+            else f"{owner}.({', '.join(sorted(only))})"
+        )
+    else:
+        label = f"{owner} (expired attributes)"
+    return OrmContext(
+        NAME,
+        owner,
+        label,
+        _identity(refresh) if refresh is not None else None,
+        True,
+        "deferred" if deferred else "expired",
+        fetched.get(refresh) if refresh is not None else None,
+    )
+
+
+def _identity(state: Any) -> str:
+    owner = state.class_.__name__
+    identity = state.identity
+    return f"{owner}#{identity!r}" if identity else f"{owner}@{id(state):x}"
 
 
 def _origin(classifier: Classifier, frame: FrameType | None) -> str:
@@ -201,23 +267,28 @@ def install(recorder: Recorder) -> Callable[[], None]:
             if not state.is_select:
                 return
             loaded_from = state.lazy_loaded_from
-            if loaded_from is None and not state.is_column_load:
-                return
-            mapper = state.bind_mapper
-            entity = mapper.class_.__name__ if mapper is not None else None
-            label = None
-            parent = None
             if loaded_from is not None:
-                path = state.loader_strategy_path
-                prop = path[-1] if path is not None and len(path) else None
-                owner = loaded_from.class_.__name__
-                key = getattr(prop, "key", None) or "?"
-                label = f"{owner}.{key}"
-                identity = loaded_from.identity
-                parent = f"{owner}#{identity!r}" if identity else f"{owner}@{id(loaded_from):x}"
-            pending.set(OrmContext(NAME, entity, label, parent, bool(state.is_column_load)))
+                pending.set(_lazy_context(state, loaded_from, fetched))
+            elif state.is_column_load:
+                pending.set(_column_context(state, fetched))
         except Exception as exc:
             recorder.internal_error("reading SQLAlchemy ORM context", exc)
+
+    # Where each loaded object's row was fetched: the first load of a query result walks the
+    # stack once and tags the result's QueryContext; every object loaded from it points there.
+    fetched: weakref.WeakKeyDictionary[Any, CallSite] = weakref.WeakKeyDictionary()
+
+    def on_load(target: Any, context: Any) -> None:
+        if recorder.window is None:
+            return
+        try:
+            attributes = context.attributes
+            site = attributes.get(_FETCHED_AT)
+            if site is None:
+                site = attributes[_FETCHED_AT] = classifier.callsite(sys._getframe(1))
+            fetched[instance_state(target)] = site
+        except Exception as exc:
+            recorder.internal_error("tracking SQLAlchemy loads", exc)
 
     # -- transactions ----------------------------------------------------------------------
     def note_origin(original: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
@@ -251,6 +322,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
         (Engine, "do_executemany", do_executemany),
         (Engine, "do_execute_no_params", do_execute_no_params),
         (Session, "do_orm_execute", do_orm_execute),
+        (Mapper, "load", on_load),
         (Session, "after_transaction_create", after_transaction_create),
         (Session, "after_begin", after_begin),
     ]

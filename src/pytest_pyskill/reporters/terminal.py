@@ -38,6 +38,8 @@ def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int =
         tests = sorted({f.test for f in items})
         lines.append(f"  {where}  ({len(items)}x)")
         lines.append(f"    {first.message}")
+        if first.fetched_at:
+            lines.append(f"    rows fetched at {first.fetched_at}")
         if first.fingerprint:
             lines.append(f"    {first.fingerprint}")
         if first.fix:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from .base import Budget, Rule, TestRun
 from .max_queries import MaxQueries
+from .n_plus_one import NPlusOne
 
 __all__ = ["Budget", "Rule", "TestRun", "builtin_rules"]
 
 
 def builtin_rules() -> list[Rule]:
-    return [MaxQueries()]
+    return [MaxQueries(), NPlusOne()]
