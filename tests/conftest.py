@@ -92,6 +92,14 @@ def run(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
     pytester._monkeypatch.setenv("COLUMNS", "250")  # short-summary lines whole
 
     def _run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-o", "asyncio_default_fixture_loop_scope=function", *args)
+        return pytester.runpytest_subprocess(
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            *args,
+        )
 
     return _run

@@ -64,7 +64,9 @@ def test_verbose_lists_each_statement(project: pytest.Pytester, run) -> None:
     )
     result = run("-v")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*1. SELECT ?  ?app.py:8 in run?", "*2. SELECT ?  ?app.py:8 in run?"])
+    result.stdout.fnmatch_lines(
+        ["*1. SELECT ?  ?app.py:8 in run?", "*2. SELECT ?  ?app.py:8 in run?"]
+    )
 
 
 def test_transaction_control_is_not_counted(project: pytest.Pytester, run) -> None:
@@ -164,7 +166,12 @@ def test_ini_default_budget_and_marker_override(project: pytest.Pytester, run) -
     )
     result = run()
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(["*3 statements, budget is 2 (pyskill_max_queries)", "*test_over - max-queries: 3 statements, budget is 2*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*3 statements, budget is 2 (pyskill_max_queries)",
+            "*test_over - max-queries: 3 statements, budget is 2*",
+        ]
+    )
 
 
 def test_cli_budget_overrides_ini(project: pytest.Pytester, run) -> None:
@@ -203,8 +210,10 @@ def test_fixture_block_budget_and_queries(project: pytest.Pytester, run) -> None
     result = run()
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["*QueryBudgetExceeded: pyskill.max_queries(1): the block sent 3 statements*",
-         "*3 x SELECT ?  ?app.py:8 in run?"]
+        [
+            "*QueryBudgetExceeded: pyskill.max_queries(1): the block sent 3 statements*",
+            "*3 x SELECT ?  ?app.py:8 in run?",
+        ]
     )
 
 

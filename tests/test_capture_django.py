@@ -151,7 +151,9 @@ def _check_clean():
 def django_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if request.param == "sqlite":
         monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.sqlite3")
-        monkeypatch.setenv("PYSKILL_DJANGO_NAME", str(request.getfixturevalue("tmp_path") / "d.sqlite3"))
+        monkeypatch.setenv(
+            "PYSKILL_DJANGO_NAME", str(request.getfixturevalue("tmp_path") / "d.sqlite3")
+        )
     elif request.param == "postgresql":
         monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.postgresql")
         monkeypatch.setenv("PYSKILL_DJANGO_NAME", request.getfixturevalue("pg_db"))

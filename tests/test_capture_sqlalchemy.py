@@ -225,7 +225,12 @@ def test_sync_capture(pytester: pytest.Pytester, run, sa_url: str, monkeypatch) 
     result = run("-v")
     result.assert_outcomes(passed=11, failed=1)
     assert "internal error" not in result.stdout.str()
-    result.stdout.fnmatch_lines(["max-queries: 4 statements, budget is 1 (max_queries marker)", "  3 x SELECT author.id*, author.name* FROM author WHERE author.id = ?  ?services.py:14 in list_pairs?"])
+    result.stdout.fnmatch_lines(
+        [
+            "max-queries: 4 statements, budget is 1 (max_queries marker)",
+            "  3 x SELECT author.id*, author.name* FROM author WHERE author.id = ?  ?services.py:14 in list_pairs?",
+        ]
+    )
 
 
 ASYNC_TESTS = """
@@ -345,12 +350,16 @@ def test_listeners_are_removed_after_the_run(pytester: pytest.Pytester) -> None:
                 found.append(fn_key)
         return found
 
-    before = {n: len(ours(Engine, n)) for n in ("before_cursor_execute", "after_cursor_execute", "begin")}
+    before = {
+        n: len(ours(Engine, n)) for n in ("before_cursor_execute", "after_cursor_execute", "begin")
+    }
     before["do_orm_execute"] = len(ours(Session, "do_orm_execute"))
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"
     ).assert_outcomes(passed=1)
-    after = {n: len(ours(Engine, n)) for n in ("before_cursor_execute", "after_cursor_execute", "begin")}
+    after = {
+        n: len(ours(Engine, n)) for n in ("before_cursor_execute", "after_cursor_execute", "begin")
+    }
     after["do_orm_execute"] = len(ours(Session, "do_orm_execute"))
     assert after == before

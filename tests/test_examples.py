@@ -39,15 +39,32 @@ def test_bookshop_example(tmp_path: Path) -> None:
     (n_plus_one,) = [f for f in doc["findings"] if f["rule"] == "n-plus-one"]
     assert n_plus_one["label"] == "Book.author"
     assert n_plus_one["location"] == {
-        "path": "bookshop/services.py", "line": 16, "function": "catalogue_bad"}
+        "path": "bookshop/services.py",
+        "line": 16,
+        "function": "catalogue_bad",
+    }
     assert n_plus_one["fetched_at"] == {
-        "path": "bookshop/services.py", "line": 15, "function": "catalogue_bad"}
+        "path": "bookshop/services.py",
+        "line": 15,
+        "function": "catalogue_bad",
+    }
     assert n_plus_one["fix"] == "select(Book).options(joinedload(Book.author)) (or selectinload)"
     # The fixed twins are clean: strict mode passes them.
     strict = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyskill-strict",
-         "-k", "not bad"],
-        cwd=EXAMPLES / "bookshop", capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--pyskill-strict",
+            "-k",
+            "not bad",
+        ],
+        cwd=EXAMPLES / "bookshop",
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert strict.returncode == 0, strict.stdout + strict.stderr
     assert "0 findings" in strict.stdout

@@ -82,7 +82,9 @@ def test_warn_mode_reports_without_changing_outcomes(project: pytest.Pytester, r
     )
 
 
-def test_blanket_error_filter_does_not_turn_findings_into_failures(project: pytest.Pytester, run) -> None:
+def test_blanket_error_filter_does_not_turn_findings_into_failures(
+    project: pytest.Pytester, run
+) -> None:
     project.makeini("[pytest]\nfilterwarnings = error\n")
     run().assert_outcomes(passed=2, warnings=1)
     run("-W", "error").assert_outcomes(passed=2, warnings=1)
@@ -198,8 +200,10 @@ def test_unknown_rule_names_are_usage_errors(project: pytest.Pytester, run) -> N
     result = run("--pyskill-ignore=n-plus-won")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*pyskill: unknown rule 'n-plus-won' in --pyskill-ignore / pyskill_ignore; "
-         "valid rules: max-queries, n-plus-one, repeated-select"]
+        [
+            "*pyskill: unknown rule 'n-plus-won' in --pyskill-ignore / pyskill_ignore; "
+            "valid rules: max-queries, n-plus-one, repeated-select"
+        ]
     )
     assert "Traceback" not in result.stderr.str()
     project.makepyfile(
@@ -213,14 +217,22 @@ def test_unknown_rule_names_are_usage_errors(project: pytest.Pytester, run) -> N
     )
     result = run("test_marker.py")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.pyskill_ignore: unknown rule 'nope'; valid rules: *"])
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.pyskill_ignore: unknown rule 'nope'; valid rules: *"]
+    )
 
 
 @pytest.mark.parametrize(
     ("ini", "message"),
     [
-        ("pyskill_strict = maybe", "pyskill: pyskill_strict = 'maybe' is not a boolean; use true or false"),
-        ("pyskill_max_queries = lots", "pyskill: pyskill_max_queries = 'lots' is not a whole number (>= 0)"),
+        (
+            "pyskill_strict = maybe",
+            "pyskill: pyskill_strict = 'maybe' is not a boolean; use true or false",
+        ),
+        (
+            "pyskill_max_queries = lots",
+            "pyskill: pyskill_max_queries = 'lots' is not a whole number (>= 0)",
+        ),
         ("pyskill_max_queries = -3", "pyskill: pyskill_max_queries = -3 must be >= 0"),
         ("pyskill_max_events = 0", "pyskill: pyskill_max_events = 0 must be >= 1"),
     ],
@@ -260,7 +272,9 @@ def pytest_pyskill_finding(finding, item):
     )
     result = run("--pyskill-strict")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["FAILED test_it.py::test_changed - repeated-select: changed: 2 x*"])
+    result.stdout.fnmatch_lines(
+        ["FAILED test_it.py::test_changed - repeated-select: changed: 2 x*"]
+    )
 
 
 def test_session_findings_hook_receives_everything_once(project: pytest.Pytester, run) -> None:
@@ -293,7 +307,9 @@ def pytest_pyskill_rules(config):
     result = run("--pyskill-strict")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["pyskill internal error (reported, not raised): rule broken on test_it.py::test_finding: RuntimeError: boom*"]
+        [
+            "pyskill internal error (reported, not raised): rule broken on test_it.py::test_finding: RuntimeError: boom*"
+        ]
     )
 
 
@@ -387,8 +403,10 @@ def pytest_configure(config):
     )
     result = run()
     result.stdout.fnmatch_lines(
-        ["pyskill: another plugin also defines the max_queries marker (max_queries(limit)); "
-         "both will enforce it"]
+        [
+            "pyskill: another plugin also defines the max_queries marker (max_queries(limit)); "
+            "both will enforce it"
+        ]
     )
     assert result.stdout.str().count("another plugin also defines") == 1
     (project.path / "conftest.py").write_text(CONFTEST_RULE)

@@ -377,4 +377,7 @@ def test_n_plus_one_async(pytester: pytest.Pytester, run, monkeypatch, driver, r
         "test_pos_awaitable_attrs_loop": "Book.author lazy-loaded for 4 Book objects",
         "test_pos_async_get_in_a_loop": "the same SELECT on book sent 4 times from one line",
     }, out
-    assert re.search(r"  at services_async.py:6 in author_names   \(rows fetched at services_async.py:5 in author_names\)", out), out
+    assert re.search(
+        r"  at services_async.py:6 in author_names   \(rows fetched at services_async.py:5 in author_names\)",
+        out,
+    ), out

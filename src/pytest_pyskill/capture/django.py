@@ -11,9 +11,11 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from time import perf_counter
 from typing import Any
 
+from ..model import OrmContext
 from ..recorder import Recorder
 
 NAME = "django"
@@ -43,8 +45,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
     from django.db import connections
     from django.db.backends.signals import connection_created
 
+    from . import django_orm
+
     record = recorder.record
     wrapped: weakref.WeakSet[Any] = weakref.WeakSet()
+    current: ContextVar[OrmContext | None] = ContextVar("pyskill_django_orm", default=None)
 
     def wrapper(
         execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
@@ -69,7 +74,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 in_tx,
                 perf_counter() - start,
                 sys._getframe(),
-                None,
+                current.get(),
                 params,
             )
 
@@ -83,11 +88,19 @@ def install(recorder: Recorder) -> Callable[[], None]:
         with recorder.guard("attaching to a new Django connection"):
             attach(connection)
 
+    unpatch: Callable[[], None] | None = None
+    try:
+        unpatch = django_orm.install(recorder, current)
+    except Exception as exc:  # an unexpected Django: statements are still captured
+        recorder.internal_error("installing Django ORM context", exc)
+
     for conn in connections.all():
         attach(conn)
     connection_created.connect(on_connection_created, weak=False, dispatch_uid="pytest_pyskill")
 
     def uninstall() -> None:
+        if unpatch is not None:
+            unpatch()
         connection_created.disconnect(dispatch_uid="pytest_pyskill")
         for conn in list(wrapped):
             while wrapper in conn.execute_wrappers:

@@ -98,6 +98,19 @@ class NPlusOne:
         table = first.shape.tables[0] if first.shape.tables else None
         on = f" on {table}" if table else ""
         source = first.source
+        orm = first.orm
+        if orm is not None and orm.kind == "get" and orm.entity:
+            return Finding(
+                rule=self.id,
+                severity=self.severity,
+                message=f"{orm.entity}.objects.get() called {len(events)} times from one line",
+                count=len(events),
+                location=Location.of(site.primary),
+                label=f"{orm.entity}.objects.get",
+                fingerprint=first.shape.fingerprint,
+                fix=(f"fetch them in one query before the loop: {orm.entity}.objects.in_bulk(ids)"),
+                details=(f"{len(events)} queries, one per iteration",),
+            )
         if source == "django":
             fix = (
                 "fetch the rows in one query before the loop: Model.objects.in_bulk(ids) "
