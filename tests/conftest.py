@@ -7,8 +7,10 @@ reason; under CI (``CI`` set) it fails them: CI never silently skips a database.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +105,21 @@ def run(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
         )
 
     return _run
+
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def copy_scenario(pytester: pytest.Pytester, name: str, scenario: str) -> None:
+    """Copy ``tests/scenarios/<name>`` into the pytester directory, ``scenario`` as test_it.py
+    (the other scenario files of the project are left out)."""
+    source = SCENARIOS / name
+    for path in source.rglob("*.py"):
+        rel = path.relative_to(source)
+        if rel.name.startswith("scenario_"):
+            if rel.name != scenario:
+                continue
+            rel = rel.with_name("test_it.py")
+        target = pytester.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
