@@ -186,11 +186,15 @@ class Recorder:
         # end of the test) so that its address cannot be reused by the next activation.
         self._entry: FrameType | None = None
         self._op = 0
+        # The call site of the latest statement: rows an ORM materialises right after a query
+        # were fetched there, so "rows fetched at" needs no second walk up the stack.
+        self.last_site: CallSite | None = None
 
     # -- windows ---------------------------------------------------------------------------
     def open(self, nodeid: str) -> Window:
         self.window = Window(nodeid, self.max_events)
         self._entry = None
+        self.last_site = None
         return self.window
 
     def close(self) -> Window | None:
@@ -217,6 +221,7 @@ class Recorder:
             return
         try:
             site, entry = self.classifier.locate(frame)
+            self.last_site = site
             if entry is not self._entry:
                 self._entry = entry
                 self._op += 1

@@ -157,8 +157,8 @@ def install(recorder: Recorder, current: ContextVar[OrmContext | None]) -> Calla
         site: CallSite | None = None
         for obj in original_iter(self):
             try:
-                if site is None:
-                    site = classifier.callsite(sys._getframe(1))
+                if site is None:  # the query behind these rows has just run
+                    site = recorder.last_site or classifier.callsite(sys._getframe(1))
                 fetched[obj] = site
             except TypeError:
                 pass

@@ -285,7 +285,8 @@ def install(recorder: Recorder) -> Callable[[], None]:
             attributes = context.attributes
             site = attributes.get(_FETCHED_AT)
             if site is None:
-                site = attributes[_FETCHED_AT] = classifier.callsite(sys._getframe(1))
+                site = recorder.last_site or classifier.callsite(sys._getframe(1))
+                attributes[_FETCHED_AT] = site
             fetched[instance_state(target)] = site
         except Exception as exc:
             recorder.internal_error("tracking SQLAlchemy loads", exc)
