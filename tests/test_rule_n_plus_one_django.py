@@ -25,6 +25,7 @@ POSITIVES = {
     "test_pos_deferred_field": "deferred column Book.summary loaded for 4 Book objects",
     "test_pos_iterator_loop": "Book.author lazy-loaded for 4 Book objects",
     "test_pos_get_in_loop": "Book.objects.get() called 4 times from one line",
+    "test_pos_raw_cursor_per_row": "the same SELECT on shop_book sent 4 times from one line",
     "test_pos_prefetch_one_by_one": "Book.tags lazy-loaded for 4 Book objects",
     "test_pos_count_per_row": "Author.books lazy-loaded for 4 Author objects",
     "test_pos_filter_on_prefetched": "Author.books lazy-loaded for 4 Author objects",

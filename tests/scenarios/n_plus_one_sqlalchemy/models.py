@@ -1,7 +1,7 @@
 import os
 from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, deferred
+from sqlalchemy.orm import DeclarativeBase, Mapped, WriteOnlyMapped, mapped_column, relationship, deferred
 
 URL = os.environ["PYSKILL_TEST_URL"]
 
@@ -22,6 +22,7 @@ class Author(Base):
     books: Mapped[list["Book"]] = relationship(back_populates="author")
     books_eager: Mapped[list["Book"]] = relationship(lazy="selectin", viewonly=True)
     books_dynamic = relationship("Book", lazy="dynamic", viewonly=True)
+    books_write_only: WriteOnlyMapped["Book"] = relationship(viewonly=True)
 
 class Tag(Base):
     __tablename__ = "tag"

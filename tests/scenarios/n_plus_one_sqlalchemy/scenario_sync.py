@@ -30,6 +30,9 @@ def test_pos_deferred_column(session):
 def test_pos_dynamic_relationship(session):
     services.dynamic_counts(session)
 
+def test_pos_write_only_relationship(session):
+    services.write_only_titles(session)
+
 def test_pos_get_in_a_loop(session):
     services.titles_by_get(session, [1, 2, 3, 4])
 

@@ -31,6 +31,9 @@ def bios(session):
 def dynamic_counts(session):
     return [a.books_dynamic.count() for a in authors(session)]
 
+def write_only_titles(session):
+    return [session.scalars(a.books_write_only.select()).all() for a in authors(session)]
+
 def titles_by_get(session, ids):
     return [session.get(Book, i).title for i in ids]
 

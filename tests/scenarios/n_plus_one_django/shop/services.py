@@ -40,6 +40,13 @@ def deferred_field():
 def iterator_loop():
     return [b.author.name for b in Book.objects.order_by("id").iterator()]
 
+def raw_cursor(ids):
+    from django.db import connection
+    with connection.cursor() as cursor:
+        for i in ids:
+            cursor.execute("SELECT title FROM shop_book WHERE id = %s", [i])
+            cursor.fetchone()
+
 def get_in_loop(ids):
     return [Book.objects.get(id=i).title for i in ids]
 
