@@ -40,8 +40,15 @@ def test_bookshop_example(tmp_path: Path) -> None:
     assert "FAILED tests/test_bookshop.py::test_catalogue_bad" in out
     assert "FAILED tests/test_bookshop.py::test_record_sales_bad" in out
     doc = json.loads(report.read_text())
-    assert doc["summary"]["by_rule"] == {"max-queries": 1, "n-plus-one": 1}
-    assert {f["test"] for f in doc["findings"]} == {"tests/test_bookshop.py::test_catalogue_bad"}
+    assert doc["summary"]["by_rule"] == {"max-queries": 1, "n-plus-one": 1, "unbatched-insert": 1}
+    assert {(f["rule"], f["test"]) for f in doc["findings"]} == {
+        ("max-queries", "tests/test_bookshop.py::test_catalogue_bad"),
+        ("n-plus-one", "tests/test_bookshop.py::test_catalogue_bad"),
+        ("unbatched-insert", "tests/test_bookshop.py::test_record_sales_bad"),
+    }
+    (unbatched,) = [f for f in doc["findings"] if f["rule"] == "unbatched-insert"]
+    assert unbatched["message"] == "20 single-row INSERTs into sale from one line"
+    assert unbatched["location"]["path"] == "bookshop/services.py"
     (n_plus_one,) = [f for f in doc["findings"] if f["rule"] == "n-plus-one"]
     assert n_plus_one["label"] == "Book.author"
     assert n_plus_one["location"] == {

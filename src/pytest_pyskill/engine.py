@@ -164,6 +164,8 @@ def evaluate(session: PyskillSession, item: pytest.Item, window: Window) -> list
         test_location=Location(path, (lineno or 0) + 1, item.name),
         options={
             "n_plus_one_threshold": session.settings.n_plus_one_threshold,
+            "unbatched_threshold": session.settings.unbatched_threshold,
+            "check_test_code": session.settings.check_test_code,
             **{f"{name}_threshold": value for name, value in marks.thresholds},
         },
     )

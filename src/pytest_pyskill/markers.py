@@ -19,10 +19,10 @@ MARKERS = (
     "pyskill_ignore(*rules, reason=None): switch the named pytest-pyskill rules off for this "
     "test (no rules: all of them).",
     "pyskill_threshold(**thresholds): override pytest-pyskill rule thresholds for this test, "
-    "e.g. pyskill_threshold(n_plus_one=5).",
+    "e.g. pyskill_threshold(n_plus_one=5, unbatched=10).",
 )
 
-THRESHOLDS = {"n_plus_one": 2}  # name -> minimum value
+THRESHOLDS = {"n_plus_one": 2, "unbatched": 2}  # name -> minimum value
 
 
 class MarkerError(Exception):

@@ -26,6 +26,8 @@ class Settings:
     show_params: bool = False
     max_events: int = 10_000
     n_plus_one_threshold: int = 2
+    unbatched_threshold: int = 3
+    check_test_code: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,24 @@ OPTIONS: tuple[Option, ...] = (
         "int",
         minimum=2,
         metavar="N",
+    ),
+    Option(
+        "unbatched_threshold",
+        "--pyskill-unbatched-threshold",
+        "pyskill_unbatched_threshold",
+        "single-row writes of one shape from one line before the unbatched-* rules report them "
+        "(default: 3)",
+        "int",
+        minimum=2,
+        metavar="N",
+    ),
+    Option(
+        "check_test_code",
+        "--pyskill-check-test-code",
+        "pyskill_check_test_code",
+        "also report write loops whose call site is test code (default: building test data "
+        "in a loop is not reported)",
+        "bool",
     ),
 )
 

@@ -157,6 +157,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
     origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # Session txs
     keep: dict[int, weakref.ref[Any]] = {}
     pending: ContextVar[OrmContext | None] = ContextVar("pyskill_sqlalchemy_orm", default=None)
+    flushing: ContextVar[int | None] = ContextVar("pyskill_sqlalchemy_flush", default=None)
 
     def forget(key: int, table: dict[int, Any] | set[int]) -> Callable[[Any], None]:
         def drop(_ref: Any) -> None:
@@ -212,6 +213,10 @@ def install(recorder: Recorder) -> Callable[[], None]:
             orm = pending.get()
             if orm is not None:
                 pending.set(None)
+            else:
+                flush = flushing.get()
+                if flush is not None:
+                    orm = OrmContext(NAME, None, None, f"flush#{flush}", False, "flush", None)
             in_tx = in_transaction(conn)
         except Exception as exc:
             recorder.internal_error("reading a SQLAlchemy statement", exc)
@@ -259,6 +264,18 @@ def install(recorder: Recorder) -> Callable[[], None]:
             lambda: dialect.do_execute_no_params(cursor, statement, context),
             cursor, statement, None, context, False,
         )  # fmt: skip
+
+    flushes = [0]
+
+    def before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+        if recorder.window is None:
+            return
+        flushes[0] += 1
+        pending.set(None)
+        flushing.set(flushes[0])
+
+    def after_flush_postexec(session: Session, flush_context: Any) -> None:
+        flushing.set(None)
 
     def do_orm_execute(state: ORMExecuteState) -> None:
         if recorder.window is None:
@@ -326,6 +343,8 @@ def install(recorder: Recorder) -> Callable[[], None]:
         (Mapper, "load", on_load),
         (Session, "after_transaction_create", after_transaction_create),
         (Session, "after_begin", after_begin),
+        (Session, "before_flush", before_flush),
+        (Session, "after_flush_postexec", after_flush_postexec),
     ]
     added: list[tuple[Any, str, Callable[..., Any]]] = []
     patched: list[tuple[str, Any, Any]] = []

@@ -6,9 +6,10 @@ from __future__ import annotations
 from .base import Budget, Rule, TestRun
 from .max_queries import MaxQueries
 from .n_plus_one import NPlusOne
+from .unbatched import UnbatchedDelete, UnbatchedInsert, UnbatchedUpdate
 
 __all__ = ["Budget", "Rule", "TestRun", "builtin_rules"]
 
 
 def builtin_rules() -> list[Rule]:
-    return [MaxQueries(), NPlusOne()]
+    return [MaxQueries(), NPlusOne(), UnbatchedInsert(), UnbatchedUpdate(), UnbatchedDelete()]
