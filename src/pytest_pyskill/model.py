@@ -128,6 +128,7 @@ class StatementEvent(NamedTuple):
     orm: OrmContext | None = None
     params: str | None = None  # repr of the parameters, only with --pyskill-show-params
     op: int = 0  # the operation: one activation of the entry frame (see callsite.locate)
+    unit: int | None = None  # the commit unit (transaction) it ran in; None: committed alone
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +146,7 @@ class StatementEvent(NamedTuple):
             "orm": self.orm.to_dict() if self.orm else None,
             "params": self.params,
             "op": self.op,
+            "unit": self.unit,
         }
 
 

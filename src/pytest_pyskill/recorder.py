@@ -189,6 +189,12 @@ class Recorder:
         # The call site of the latest statement: rows an ORM materialises right after a query
         # were fetched there, so "rows fetched at" needs no second walk up the stack.
         self.last_site: CallSite | None = None
+        self._units = 0
+
+    def new_unit(self) -> int:
+        """A fresh commit-unit number (capture modules number the transactions they see)."""
+        self._units += 1
+        return self._units
 
     # -- windows ---------------------------------------------------------------------------
     def open(self, nodeid: str) -> Window:
@@ -215,6 +221,7 @@ class Recorder:
         frame: FrameType | None,
         orm: OrmContext | None = None,
         params: object = None,
+        unit: int | None = None,
     ) -> None:
         window = self.window
         if window is None:
@@ -240,6 +247,7 @@ class Recorder:
                 orm,
                 _safe_repr(params) if self.keep_params and params is not None else None,
                 self._op,
+                unit,
             )
             window.add(event)
         except Exception as exc:  # never let the plugin break a user's statement

@@ -33,6 +33,15 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 return method(sql, *args)
             conn = self.connection
             in_tx = bool(conn.in_transaction)
+            # The commit unit: None in autocommit (isolation_level None, no explicit BEGIN);
+            # otherwise the transaction this statement runs in, or opens (legacy implicit BEGIN).
+            unit = getattr(conn, "_pyskill_unit", None)
+            if not in_tx:
+                unit = None if conn.isolation_level is None else recorder.new_unit()
+                setattr(conn, "_pyskill_unit", unit)  # noqa: B010
+            elif unit is None:
+                unit = recorder.new_unit()
+                setattr(conn, "_pyskill_unit", unit)  # noqa: B010
             start = perf_counter()
             try:
                 return method(sql, *args)
@@ -48,6 +57,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                     sys._getframe(2),
                     None,
                     args[0] if args else None,
+                    unit,
                 )
 
         def execute(self, sql: Any, *args: Any) -> Any:

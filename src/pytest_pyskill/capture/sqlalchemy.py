@@ -153,23 +153,33 @@ def install(recorder: Recorder) -> Callable[[], None]:
     # builds a weakref on every call, and these are read on every statement.
     engines: dict[int, tuple[str, str]] = {}
     user_txs: set[int] = set()  # transactions (Connection or Session level) the code opened
+    harness_txs: set[int] = set()  # transactions opened by test code (fixtures)
+    serials: dict[int, int] = {}  # transaction -> commit-unit number
     session_txs: dict[int, SessionTransaction] = {}  # connection -> Session transaction on it
     origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # Session txs
     keep: dict[int, weakref.ref[Any]] = {}
     pending: ContextVar[OrmContext | None] = ContextVar("pyskill_sqlalchemy_orm", default=None)
     flushing: ContextVar[int | None] = ContextVar("pyskill_sqlalchemy_flush", default=None)
 
-    def forget(key: int, table: dict[int, Any] | set[int]) -> Callable[[Any], None]:
+    tables_of: dict[int, list[dict[int, Any] | set[int]]] = {}
+
+    def forget(key: int) -> Callable[[Any], None]:
         def drop(_ref: Any) -> None:
             keep.pop(key, None)
-            table.discard(key) if isinstance(table, set) else table.pop(key, None)
+            for table in tables_of.pop(key, ()):
+                table.discard(key) if isinstance(table, set) else table.pop(key, None)
 
         return drop
 
     def remember(obj: Any, table: dict[int, Any] | set[int]) -> int:
+        """id(obj), with the entry in ``table`` dropped when obj is garbage collected (so a
+        later object at the same address never inherits it)."""
         key = id(obj)
         if key not in keep:
-            keep[key] = weakref.ref(obj, forget(key, table))
+            keep[key] = weakref.ref(obj, forget(key))
+        tables = tables_of.setdefault(key, [])
+        if not any(t is table for t in tables):
+            tables.append(table)
         return key
 
     def describe(conn: Connection) -> tuple[str, str]:
@@ -179,6 +189,19 @@ def install(recorder: Recorder) -> Callable[[], None]:
             meta = (engine.url.render_as_string(hide_password=True), engine.dialect.name)
             engines[remember(engine, engines)] = meta
         return meta
+
+    def commit_unit(conn: Connection) -> int | None:
+        """The transaction whose commit makes this statement durable, seeing through an outer
+        transaction the test harness owns (then the savepoint inside it is the unit)."""
+        if conn._execution_options.get("isolation_level") == "AUTOCOMMIT":
+            return None
+        root = conn._transaction
+        if root is None:
+            return None
+        if id(root) in harness_txs:
+            nested = conn._nested_transaction
+            return serials.get(id(nested)) if nested is not None else None
+        return serials.get(id(root))
 
     def in_transaction(conn: Connection) -> bool:
         if conn._execution_options.get("isolation_level") == "AUTOCOMMIT":
@@ -218,6 +241,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 if flush is not None:
                     orm = OrmContext(NAME, None, None, f"flush#{flush}", False, "flush", None)
             in_tx = in_transaction(conn)
+            unit = commit_unit(conn)
         except Exception as exc:
             recorder.internal_error("reading a SQLAlchemy statement", exc)
             return False  # let SQLAlchemy run the statement itself
@@ -236,6 +260,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 sys._getframe(1),
                 orm,
                 parameters,
+                unit,
             )
         return True
 
@@ -302,7 +327,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
             attributes = context.attributes
             site = attributes.get(_FETCHED_AT)
             if site is None:
-                site = recorder.last_site or classifier.callsite(sys._getframe(1))
+                site = recorder.last_site or classifier.callsite(sys._getframe())
                 attributes[_FETCHED_AT] = site
             fetched[instance_state(target)] = site
         except Exception as exc:
@@ -313,12 +338,18 @@ def install(recorder: Recorder) -> Callable[[], None]:
         @functools.wraps(original)
         def begin(self: Connection) -> Any:
             tx = original(self)
-            if recorder.window is not None:
-                try:
-                    if _origin(classifier, sys._getframe(1)) == "user":
-                        user_txs.add(remember(tx, user_txs))
-                except Exception as exc:
-                    recorder.internal_error("tracking a SQLAlchemy begin", exc)
+            # Always, not only inside a test: the harness's outer transaction begins in a fixture.
+            try:
+                # From this (plugin) frame: at the top of a greenlet there is no caller frame, and
+                # the walk hops into the awaiting coroutine's greenlet instead.
+                origin = _origin(classifier, sys._getframe())
+                if origin == "user":
+                    user_txs.add(remember(tx, user_txs))
+                elif origin == "harness":
+                    harness_txs.add(remember(tx, harness_txs))
+                serials[remember(tx, serials)] = recorder.new_unit()
+            except Exception as exc:
+                recorder.internal_error("tracking a SQLAlchemy begin", exc)
             return tx
 
         begin.__pyskill_original__ = original  # type: ignore[attr-defined]
@@ -328,7 +359,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
         if recorder.window is None:
             return
         with recorder.guard("tracking a Session transaction"):
-            origins[transaction] = _origin(classifier, sys._getframe(1))
+            origins[transaction] = _origin(classifier, sys._getframe())
 
     def after_begin(
         session: Session, transaction: SessionTransaction, connection: Connection
