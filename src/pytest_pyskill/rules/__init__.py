@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import Budget, Rule, TestRun
 from .max_queries import MaxQueries
+from .missing_transaction import MissingTransaction
 from .n_plus_one import NPlusOne
 from .unbatched import UnbatchedDelete, UnbatchedInsert, UnbatchedUpdate
 
@@ -12,4 +13,11 @@ __all__ = ["Budget", "Rule", "TestRun", "builtin_rules"]
 
 
 def builtin_rules() -> list[Rule]:
-    return [MaxQueries(), NPlusOne(), UnbatchedInsert(), UnbatchedUpdate(), UnbatchedDelete()]
+    return [
+        MaxQueries(),
+        NPlusOne(),
+        UnbatchedInsert(),
+        UnbatchedUpdate(),
+        UnbatchedDelete(),
+        MissingTransaction(),
+    ]
