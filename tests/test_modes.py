@@ -412,3 +412,30 @@ def pytest_configure(config):
     assert result.stdout.str().count("another plugin also defines") == 1
     (project.path / "conftest.py").write_text(CONFTEST_RULE)
     assert "another plugin" not in run().stdout.str()
+
+
+def test_severity_overrides(project: pytest.Pytester, run) -> None:
+    # info: reported, never failing, even in strict mode.
+    result = run("--pyskill-strict", "--pyskill-severity=repeated-select=info", "--pyskill-json=r.json")
+    result.assert_outcomes(passed=2, warnings=1)
+    (finding,) = json.loads((project.path / "r.json").read_text())["findings"]
+    assert finding["severity"] == "info"
+    # error (or warning): fails in strict mode as before; the ini twin works too.
+    project.makeini("[pytest]\npyskill_severity = repeated-select=error\n")
+    run("--pyskill-strict", "--pyskill-json=r.json").assert_outcomes(passed=1, failed=1)
+    assert json.loads((project.path / "r.json").read_text())["findings"][0]["severity"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("repeated-select=loud", "pyskill: --pyskill-severity entry 'repeated-select=loud' is not RULE=LEVEL with LEVEL one of error, warning, info"),
+        ("repeated-select", "pyskill: --pyskill-severity entry 'repeated-select' is not RULE=LEVEL*"),
+        ("nope=info", "pyskill: unknown rule 'nope' in --pyskill-severity / pyskill_severity; valid rules: *"),
+    ],
+)
+def test_bad_severity_values(project: pytest.Pytester, run, value: str, message: str) -> None:
+    result = run(f"--pyskill-severity={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}"])
+    assert "Traceback" not in result.stderr.str()

@@ -118,6 +118,9 @@ def start(config: pytest.Config) -> PyskillSession:
                 )
             rules.setdefault(rule.id, rule)
     options.check_rule_names(settings.ignore, rules, "--pyskill-ignore / pyskill_ignore")
+    options.check_rule_names(
+        {rule for rule, _ in settings.severity}, rules, "--pyskill-severity / pyskill_severity"
+    )
     classifier = Classifier(str(config.rootpath), config.getini("python_files"))
     recorder = Recorder(classifier, settings.max_events, settings.show_params)
     captures = Captures(recorder)
@@ -170,6 +173,7 @@ def evaluate(session: PyskillSession, item: pytest.Item, window: Window) -> list
         },
     )
     ignored = session.settings.ignore | marks.ignore
+    severities: dict[str, Any] = dict(session.settings.severity)
     found: list[Finding] = []
     for rule in session.rules.values():
         if marks.ignore_all or rule.id in ignored:
@@ -179,8 +183,11 @@ def evaluate(session: PyskillSession, item: pytest.Item, window: Window) -> list
         except Exception as exc:
             session.recorder.internal_error(f"rule {rule.id} on {item.nodeid}", exc)
             continue
+        severity = severities.get(rule.id)
         for finding in results:
             finding = replace(finding, test=item.nodeid)
+            if severity is not None:
+                finding = replace(finding, severity=severity)
             if _line_ignores(finding, session.config.rootpath):
                 continue
             try:
@@ -214,7 +221,7 @@ def deliver(session: PyskillSession, item: pytest.Item, report: pytest.TestRepor
     if not findings:
         return
     strict = session.settings.strict or session.warn_as_error or _item_wants_errors(item)
-    failing = [f for f in findings if f.always_fails or strict]
+    failing = [f for f in findings if f.always_fails or (strict and f.severity != "info")]
     warn = [f for f in findings if f not in failing]
     if failing:
         verbose = item.config.get_verbosity() > 0

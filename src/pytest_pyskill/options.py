@@ -28,6 +28,7 @@ class Settings:
     n_plus_one_threshold: int = 2
     unbatched_threshold: int = 3
     check_test_code: bool = False
+    severity: tuple[tuple[str, str], ...] = ()  # rule id -> severity overrides
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "severity",
+        "--pyskill-severity",
+        "pyskill_severity",
+        "comma-separated RULE=LEVEL overrides (error, warning, info); info findings are "
+        "reported but never fail a test, even in strict mode",
+        "severity",
+        metavar="RULE=LEVEL,...",
+    ),
+    Option(
         "check_test_code",
         "--pyskill-check-test-code",
         "pyskill_check_test_code",
@@ -167,6 +177,20 @@ def _parse(opt: Option, raw: Any, where: str) -> Any:
         if value < opt.minimum:
             raise pytest.UsageError(f"pyskill: {where} = {value} must be >= {opt.minimum}")
         return value
+    if opt.kind == "severity":
+        pairs = []
+        for part in text.replace("\n", ",").split(","):
+            if not part.strip():
+                continue
+            rule, sep, level = part.partition("=")
+            level = level.strip().lower()
+            if not sep or level not in ("error", "warning", "info"):
+                raise pytest.UsageError(
+                    f"pyskill: {where} entry {part.strip()!r} is not RULE=LEVEL with LEVEL one of "
+                    "error, warning, info"
+                )
+            pairs.append((rule.strip(), level))
+        return tuple(pairs)
     if opt.kind == "list":
         return frozenset(p.strip() for p in text.replace("\n", ",").split(",") if p.strip())
     return text.strip() or None
