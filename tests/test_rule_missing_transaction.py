@@ -34,6 +34,9 @@ class Account(models.Model):
 class Entry(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="entries")
     amount = models.IntegerField()
+
+class Premium(Account):  # multi-table inheritance: one save() writes two tables
+    perk = models.CharField(max_length=10, default="x")
 """
 
 DJANGO_SERVICES = """
@@ -67,6 +70,10 @@ def bulk(a):
 def cascade_delete(a):
     a.delete()
 
+def open_premium():
+    from shop.models import Premium
+    Premium(balance=5, perk="gold").save()
+
 def lock_outside(a):
     return list(Account.objects.select_for_update().filter(id=a.id))
 
@@ -99,6 +106,7 @@ def test_neg_atomic_block(accounts): services.transfer_with_block(*accounts, 5)
 def test_neg_single_write(accounts): services.one_write(accounts[0])
 def test_neg_bulk_create(accounts): services.bulk(accounts[0])
 def test_neg_cascading_delete(accounts): services.cascade_delete(accounts[0])
+def test_neg_multi_table_inheritance_save(db): services.open_premium()
 
 @pytest.mark.django_db(transaction=True)
 def test_neg_atomic_transactional_db():
