@@ -123,3 +123,52 @@ def copy_scenario(pytester: pytest.Pytester, name: str, scenario: str) -> None:
         target = pytester.path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
+
+
+DJANGO_SETTINGS = """
+import os
+engine = os.environ["PYSKILL_DJANGO_ENGINE"]
+if engine == "django.db.backends.mysql":
+    import pymysql
+    pymysql.install_as_MySQLdb()
+DATABASES = {"default": {
+    "ENGINE": engine,
+    "NAME": os.environ["PYSKILL_DJANGO_NAME"],
+    "HOST": os.environ.get("PYSKILL_DJANGO_HOST", ""),
+    "PORT": os.environ.get("PYSKILL_DJANGO_PORT", ""),
+    "USER": os.environ.get("PYSKILL_DJANGO_USER", ""),
+    "PASSWORD": "",
+}}
+INSTALLED_APPS = ["shop"]
+USE_TZ = True
+SECRET_KEY = "x"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+"""
+
+
+def use_django_backend(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """Point the inner project's Django settings (``PYSKILL_DJANGO_*``) at a fresh database."""
+    if backend == "sqlite":
+        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.sqlite3")
+        monkeypatch.setenv("PYSKILL_DJANGO_NAME", str(request.getfixturevalue("tmp_path") / "d.db"))
+        return
+    db = request.getfixturevalue("pg_db" if backend == "postgresql" else "mariadb_db")
+    monkeypatch.setenv("PYSKILL_DJANGO_NAME", db)
+    monkeypatch.setenv("PYSKILL_DJANGO_HOST", "127.0.0.1")
+    if backend == "postgresql":
+        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.postgresql")
+        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "5432")
+        monkeypatch.setenv("PYSKILL_DJANGO_USER", "postgres")
+    else:
+        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.mysql")
+        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "3306")
+        monkeypatch.setenv("PYSKILL_DJANGO_USER", "root")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def django_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A Django project's database on each backend; the backend's name."""
+    use_django_backend(request, monkeypatch, request.param)
+    return str(request.param)

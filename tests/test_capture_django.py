@@ -8,25 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-SETTINGS = """
-import os
-engine = os.environ["PYSKILL_DJANGO_ENGINE"]
-if engine == "django.db.backends.mysql":
-    import pymysql
-    pymysql.install_as_MySQLdb()
-DATABASES = {"default": {
-    "ENGINE": engine,
-    "NAME": os.environ["PYSKILL_DJANGO_NAME"],
-    "HOST": os.environ.get("PYSKILL_DJANGO_HOST", ""),
-    "PORT": os.environ.get("PYSKILL_DJANGO_PORT", ""),
-    "USER": os.environ.get("PYSKILL_DJANGO_USER", ""),
-    "PASSWORD": "",
-}}
-INSTALLED_APPS = ["shop"]
-USE_TZ = True
-SECRET_KEY = "x"
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-"""
+from conftest import DJANGO_SETTINGS
 
 MODELS = """
 from django.db import models
@@ -147,29 +129,8 @@ def _check_clean():
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def django_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.param == "sqlite":
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.sqlite3")
-        monkeypatch.setenv(
-            "PYSKILL_DJANGO_NAME", str(request.getfixturevalue("tmp_path") / "d.sqlite3")
-        )
-    elif request.param == "postgresql":
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.postgresql")
-        monkeypatch.setenv("PYSKILL_DJANGO_NAME", request.getfixturevalue("pg_db"))
-        monkeypatch.setenv("PYSKILL_DJANGO_HOST", "127.0.0.1")
-        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "5432")
-        monkeypatch.setenv("PYSKILL_DJANGO_USER", "postgres")
-    else:
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.mysql")
-        monkeypatch.setenv("PYSKILL_DJANGO_NAME", request.getfixturevalue("mariadb_db"))
-        monkeypatch.setenv("PYSKILL_DJANGO_HOST", "127.0.0.1")
-        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "3306")
-        monkeypatch.setenv("PYSKILL_DJANGO_USER", "root")
-
-
-def test_django_capture(pytester: pytest.Pytester, run, django_env: None) -> None:
-    pytester.makepyfile(settings=SETTINGS, test_it=TESTS)
+def test_django_capture(pytester: pytest.Pytester, run, django_env: str) -> None:
+    pytester.makepyfile(settings=DJANGO_SETTINGS, test_it=TESTS)
     pytester.mkpydir("shop")
     pytester.makepyfile(**{"shop/models": MODELS, "shop/services": SERVICES})
     result = run("-v", "-s", "--ds=settings")

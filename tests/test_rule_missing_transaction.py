@@ -8,22 +8,7 @@ import re
 
 import pytest
 
-DJANGO_SETTINGS = """
-import os
-engine = os.environ["PYSKILL_DJANGO_ENGINE"]
-if engine == "django.db.backends.mysql":
-    import pymysql
-    pymysql.install_as_MySQLdb()
-DATABASES = {"default": {
-    "ENGINE": engine, "NAME": os.environ["PYSKILL_DJANGO_NAME"],
-    "HOST": os.environ.get("PYSKILL_DJANGO_HOST", ""), "PORT": os.environ.get("PYSKILL_DJANGO_PORT", ""),
-    "USER": os.environ.get("PYSKILL_DJANGO_USER", ""), "PASSWORD": "",
-}}
-INSTALLED_APPS = ["shop"]
-USE_TZ = True
-SECRET_KEY = "x"
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-"""
+from conftest import DJANGO_SETTINGS
 
 DJANGO_MODELS = """
 from django.db import models
@@ -127,26 +112,6 @@ def test_for_update_outside(accounts):
 
 def test_neg_for_update_inside(accounts): services.lock_inside(accounts[0])
 """
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def django_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "sqlite":
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.sqlite3")
-        monkeypatch.setenv("PYSKILL_DJANGO_NAME", str(request.getfixturevalue("tmp_path") / "d.db"))
-        return request.param
-    db = request.getfixturevalue("pg_db" if request.param == "postgresql" else "mariadb_db")
-    monkeypatch.setenv("PYSKILL_DJANGO_NAME", db)
-    monkeypatch.setenv("PYSKILL_DJANGO_HOST", "127.0.0.1")
-    if request.param == "postgresql":
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.postgresql")
-        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "5432")
-        monkeypatch.setenv("PYSKILL_DJANGO_USER", "postgres")
-    else:
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.mysql")
-        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "3306")
-        monkeypatch.setenv("PYSKILL_DJANGO_USER", "root")
-    return request.param
 
 
 def _flagged(result: pytest.RunResult) -> dict[str, str]:

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import copy_scenario
+from conftest import copy_scenario, use_django_backend
 
 POSITIVES = {
     "test_pos_forward_fk": "Book.author lazy-loaded for 4 Book objects",
@@ -43,15 +43,7 @@ FIXES = [
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def django_db_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.param == "sqlite":
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.sqlite3")
-        monkeypatch.setenv("PYSKILL_DJANGO_NAME", str(request.getfixturevalue("tmp_path") / "d.db"))
-    else:
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.postgresql")
-        monkeypatch.setenv("PYSKILL_DJANGO_NAME", request.getfixturevalue("pg_db"))
-        monkeypatch.setenv("PYSKILL_DJANGO_HOST", "127.0.0.1")
-        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "5432")
-        monkeypatch.setenv("PYSKILL_DJANGO_USER", "postgres")
+    use_django_backend(request, monkeypatch, request.param)
 
 
 def test_n_plus_one_django(pytester: pytest.Pytester, run, django_db_env: None) -> None:

@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from conftest import DJANGO_SETTINGS
+
 SA_APP = """
 import os
 from sqlalchemy import ForeignKey, String, create_engine, delete, insert, select, update
@@ -156,23 +158,6 @@ def test_unbatched_sqlalchemy(pytester: pytest.Pytester, run, url: str, monkeypa
     }, result.stdout.str()
 
 
-DJANGO_SETTINGS = """
-import os
-engine = os.environ["PYSKILL_DJANGO_ENGINE"]
-if engine == "django.db.backends.mysql":
-    import pymysql
-    pymysql.install_as_MySQLdb()
-DATABASES = {"default": {
-    "ENGINE": engine, "NAME": os.environ["PYSKILL_DJANGO_NAME"],
-    "HOST": os.environ.get("PYSKILL_DJANGO_HOST", ""), "PORT": os.environ.get("PYSKILL_DJANGO_PORT", ""),
-    "USER": os.environ.get("PYSKILL_DJANGO_USER", ""), "PASSWORD": "",
-}}
-INSTALLED_APPS = ["shop"]
-USE_TZ = True
-SECRET_KEY = "x"
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-"""
-
 DJANGO_MODELS = """
 from django.db import models
 
@@ -244,26 +229,7 @@ def test_neg_test_data_built_in_a_loop():
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def django_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.param == "sqlite":
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.sqlite3")
-        monkeypatch.setenv("PYSKILL_DJANGO_NAME", str(request.getfixturevalue("tmp_path") / "d.db"))
-        return
-    db = request.getfixturevalue("pg_db" if request.param == "postgresql" else "mariadb_db")
-    monkeypatch.setenv("PYSKILL_DJANGO_NAME", db)
-    monkeypatch.setenv("PYSKILL_DJANGO_HOST", "127.0.0.1")
-    if request.param == "postgresql":
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.postgresql")
-        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "5432")
-        monkeypatch.setenv("PYSKILL_DJANGO_USER", "postgres")
-    else:
-        monkeypatch.setenv("PYSKILL_DJANGO_ENGINE", "django.db.backends.mysql")
-        monkeypatch.setenv("PYSKILL_DJANGO_PORT", "3306")
-        monkeypatch.setenv("PYSKILL_DJANGO_USER", "root")
-
-
-def test_unbatched_django(pytester: pytest.Pytester, run, django_env: None) -> None:
+def test_unbatched_django(pytester: pytest.Pytester, run, django_env: str) -> None:
     pytester.makepyfile(settings=DJANGO_SETTINGS, test_it=DJANGO_TESTS)
     pytester.mkpydir("shop")
     pytester.makepyfile(**{"shop/models": DJANGO_MODELS, "shop/services": DJANGO_SERVICES})
