@@ -7,6 +7,7 @@ for the built-in rules here, which also shows the extension hook end to end.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -324,7 +325,11 @@ def test_a_non_rule_from_the_hook_is_a_usage_error(project: pytest.Pytester, run
 def test_json_report(project: pytest.Pytester, run) -> None:
     result = run("--pyskill-json=out/report.json")
     result.assert_outcomes(passed=2, warnings=1)
-    doc = json.loads((project.path / "out" / "report.json").read_text())
+    report = project.path / "out" / "report.json"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert report.stat().st_mode & 0o777 == 0o666 & ~umask
+    doc = json.loads(report.read_text())
     assert doc["version"] == 1
     assert doc["tool"]["name"] == "pytest-pyskill"
     assert doc["summary"]["tests"] == 2
