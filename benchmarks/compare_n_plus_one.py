@@ -49,8 +49,9 @@ def tools(django: bool) -> dict[str, list[str] | None]:
     return {
         "pytest-pyskill": [*ALL_OFF[2:], "-p", "no:queryspy", "--pyskill-strict"],
         "pytest-queryguard": None if django else ["-p", "no:pyskill", "-p", "no:queryspy"],
-        "queryspy": None if django else ["-p", "no:pyskill", "-p", "no:queryguard",
-                                         "--queryspy-strict"],
+        "queryspy": None
+        if django
+        else ["-p", "no:pyskill", "-p", "no:queryguard", "--queryspy-strict"],
         "django-zeal": ["zeal"] if django else None,
     }
 
@@ -93,8 +94,12 @@ def run_tool(python: str, project: dict[str, str], flags: list[str]) -> dict[str
         args = list(project["args"].split())
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYSKILL_TEST_URL"] = project["url"].format(tmp=tmp)
-        env.update({"PYSKILL_DJANGO_ENGINE": "django.db.backends.sqlite3",
-                    "PYSKILL_DJANGO_NAME": os.path.join(tmp, "d.sqlite3")})
+        env.update(
+            {
+                "PYSKILL_DJANGO_ENGINE": "django.db.backends.sqlite3",
+                "PYSKILL_DJANGO_NAME": os.path.join(tmp, "d.sqlite3"),
+            }
+        )
         if flags == ["zeal"]:
             with open(os.path.join(tmp, "conftest.py"), "w") as fh:
                 fh.write(ZEAL_CONFTEST)
@@ -103,8 +108,19 @@ def run_tool(python: str, project: dict[str, str], flags: list[str]) -> dict[str
             args = [a.replace("--ds=settings", "--ds=settings_zeal") for a in args]
             flags = ALL_OFF
         junit = os.path.join(tmp, "junit.xml")
-        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
-               f"--junitxml={junit}", *args, *flags]
+        cmd = [
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "ignore",
+            f"--junitxml={junit}",
+            *args,
+            *flags,
+        ]
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
         if not os.path.exists(junit):
             raise SystemExit(f"{' '.join(cmd)} failed to run:\n{proc.stdout[-2000:]}{proc.stderr}")
@@ -112,14 +128,30 @@ def run_tool(python: str, project: dict[str, str], flags: list[str]) -> dict[str
 
 
 PROJECTS = [
-    {"name": "n_plus_one_sqlalchemy", "scenario": "scenario_sync.py", "django": "",
-     "url": "sqlite:///{tmp}/db.sqlite3", "args": "-o asyncio_default_fixture_loop_scope=function",
-     "title": "SQLAlchemy 2 (sync, SQLite)"},
-    {"name": "n_plus_one_sqlalchemy", "scenario": "scenario_async.py", "django": "",
-     "url": "sqlite+aiosqlite:///{tmp}/db.sqlite3",
-     "args": "-o asyncio_default_fixture_loop_scope=function", "title": "SQLAlchemy 2 (asyncio)"},
-    {"name": "n_plus_one_django", "scenario": "scenario_django.py", "django": "1", "url": "",
-     "args": "--ds=settings --nomigrations -p django", "title": "Django (SQLite)"},
+    {
+        "name": "n_plus_one_sqlalchemy",
+        "scenario": "scenario_sync.py",
+        "django": "",
+        "url": "sqlite:///{tmp}/db.sqlite3",
+        "args": "-o asyncio_default_fixture_loop_scope=function",
+        "title": "SQLAlchemy 2 (sync, SQLite)",
+    },
+    {
+        "name": "n_plus_one_sqlalchemy",
+        "scenario": "scenario_async.py",
+        "django": "",
+        "url": "sqlite+aiosqlite:///{tmp}/db.sqlite3",
+        "args": "-o asyncio_default_fixture_loop_scope=function",
+        "title": "SQLAlchemy 2 (asyncio)",
+    },
+    {
+        "name": "n_plus_one_django",
+        "scenario": "scenario_django.py",
+        "django": "1",
+        "url": "",
+        "args": "--ds=settings --nomigrations -p django",
+        "title": "Django (SQLite)",
+    },
 ]
 
 
@@ -142,8 +174,10 @@ def main() -> None:
         report[project["title"]] = per_tool
         # Scenarios about pytest-pyskill's own per-test threshold marker are not comparable.
         names = sorted(n for n in next(iter(per_tool.values())) if "threshold" not in n)
-        print(f"\n{project['title']}: {sum(n.startswith('test_pos') for n in names)} N+1 scenarios"
-              f" (pos), {sum(n.startswith('test_neg') for n in names)} clean ones (neg)")
+        print(
+            f"\n{project['title']}: {sum(n.startswith('test_pos') for n in names)} N+1 scenarios"
+            f" (pos), {sum(n.startswith('test_neg') for n in names)} clean ones (neg)"
+        )
         header = f"{'scenario':<44}" + "".join(f"{t:>20}" for t in per_tool)
         print(header)
         totals = {t: [0, 0, 0] for t in per_tool}  # caught, false alarms, errors
@@ -172,8 +206,10 @@ def main() -> None:
                     worse.append(f"{project['title']}: {name} caught by {tool}, not by us")
                 if name.startswith("test_neg") and ours == "failed" and theirs != "failed":
                     worse.append(f"{project['title']}: {name} falsely flagged by us, not {tool}")
-        print(f"{'caught / false alarms / errors':<44}" + "".join(
-            f"{f'{c} / {f} / {e}':>20}" for c, f, e in totals.values()))
+        print(
+            f"{'caught / false alarms / errors':<44}"
+            + "".join(f"{f'{c} / {f} / {e}':>20}" for c, f, e in totals.values())
+        )
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "n_plus_one_comparison.json"), "w") as fh:
         json.dump(report, fh, indent=2)

@@ -21,7 +21,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -71,14 +70,12 @@ def run_once(python: str, suite: str, args: list[str], env: dict[str, str]) -> t
     # run recompiles Django and SQLAlchemy and the start-up noise swamps what is measured.
     full_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     full_env.update(env)
-    start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=suite, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = usage.ru_utime + usage.ru_stime
-    del start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.stderr.write(out.decode(errors="replace")[-3000:])

@@ -155,7 +155,8 @@ def install(recorder: Recorder) -> Callable[[], None]:
     user_txs: set[int] = set()  # transactions (Connection or Session level) the code opened
     harness_txs: set[int] = set()  # transactions opened by test code (fixtures)
     serials: dict[int, int] = {}  # transaction -> commit-unit number
-    session_txs: dict[int, SessionTransaction] = {}  # connection -> Session transaction on it
+    # connection -> (Session transaction on it, opened by the code?), resolved once per begin
+    session_txs: dict[int, tuple[SessionTransaction, bool]] = {}
     origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # Session txs
     keep: dict[int, weakref.ref[Any]] = {}
     pending: ContextVar[OrmContext | None] = ContextVar("pyskill_sqlalchemy_orm", default=None)
@@ -190,31 +191,29 @@ def install(recorder: Recorder) -> Callable[[], None]:
             engines[remember(engine, engines)] = meta
         return meta
 
-    def commit_unit(conn: Connection) -> int | None:
-        """The transaction whose commit makes this statement durable, seeing through an outer
-        transaction the test harness owns (then the savepoint inside it is the unit)."""
-        if conn._execution_options.get("isolation_level") == "AUTOCOMMIT":
-            return None
-        root = conn._transaction
-        if root is None:
-            return None
-        if id(root) in harness_txs:
-            nested = conn._nested_transaction
-            return serials.get(id(nested)) if nested is not None else None
-        return serials.get(id(root))
+    def transaction_state(conn: Connection) -> tuple[bool, int | None]:
+        """(inside a transaction the code opened, commit unit) for a statement on ``conn``.
 
-    def in_transaction(conn: Connection) -> bool:
+        The commit unit is the transaction whose commit makes the statement durable, seeing
+        through an outer transaction the test harness owns (then the savepoint inside it is the
+        unit); None in autocommit."""
         if conn._execution_options.get("isolation_level") == "AUTOCOMMIT":
-            return False
+            return False, None
+        root = conn._transaction
+        nested = conn._nested_transaction
+        in_tx = False
         if user_txs:
-            nested = conn._nested_transaction
-            if nested is not None and id(nested) in user_txs:
-                return True
-            root = conn._transaction
-            if root is not None and id(root) in user_txs:
-                return True
-        tx = session_txs.get(id(conn))
-        return tx is not None and tx.is_active and _session_origin(tx, origins) == "user"
+            in_tx = (nested is not None and id(nested) in user_txs) or (
+                root is not None and id(root) in user_txs
+            )
+        if not in_tx:
+            session = session_txs.get(id(conn))
+            in_tx = session is not None and session[1] and session[0].is_active
+        if root is None:
+            return in_tx, None
+        if id(root) in harness_txs:
+            return in_tx, serials.get(id(nested)) if nested is not None else None
+        return in_tx, serials.get(id(root))
 
     # -- statements ------------------------------------------------------------------------
     def capture(
@@ -240,8 +239,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 flush = flushing.get()
                 if flush is not None:
                     orm = OrmContext(NAME, None, None, f"flush#{flush}", False, "flush", None)
-            in_tx = in_transaction(conn)
-            unit = commit_unit(conn)
+            in_tx, unit = transaction_state(conn)
         except Exception as exc:
             recorder.internal_error("reading a SQLAlchemy statement", exc)
             return False  # let SQLAlchemy run the statement itself
@@ -364,7 +362,8 @@ def install(recorder: Recorder) -> Callable[[], None]:
     def after_begin(
         session: Session, transaction: SessionTransaction, connection: Connection
     ) -> None:
-        session_txs[remember(connection, session_txs)] = transaction
+        is_user = _session_origin(transaction, origins) == "user"
+        session_txs[remember(connection, session_txs)] = (transaction, is_user)
 
     listeners: list[tuple[Any, str, Callable[..., Any]]] = [
         (Engine, "do_execute", do_execute),
