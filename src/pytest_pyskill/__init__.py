@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from .model import CallSite, Finding, Frame, Location, OrmContext, Shape, StatementEvent
+from .loop.allow import allow_blocking
+from .model import (
+    CallSite,
+    Finding,
+    Frame,
+    Location,
+    LoopEvent,
+    OrmContext,
+    Shape,
+    StatementEvent,
+)
 from .rules.base import Budget, Rule, TestRun
 
 __version__ = "0.1.0.dev0"
@@ -22,6 +32,7 @@ __all__ = [
     "Finding",
     "Frame",
     "Location",
+    "LoopEvent",
     "OrmContext",
     "PyskillWarning",
     "Rule",
@@ -29,4 +40,5 @@ __all__ = [
     "StatementEvent",
     "TestRun",
     "__version__",
+    "allow_blocking",
 ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import linecache
 import re
 import warnings
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,10 @@ import pytest
 from . import PyskillWarning, markers, options
 from .callsite import Classifier
 from .capture import Captures
-from .model import Finding, Location
+from .loop import Allowances, LoopWatch
+from .loop import install as install_loop_watch
+from .loop.allow import Allowance
+from .model import Finding, Location, LoopEvent
 from .recorder import Recorder, Window
 from .reporters import terminal
 from .reporters.session import SessionFindings
@@ -24,6 +29,7 @@ from .rules.base import Budget, Rule, TestRun
 FINDINGS = pytest.StashKey[list[Finding]]()
 STATEMENTS = pytest.StashKey[int]()
 MARKS = pytest.StashKey[markers.TestMarks]()
+ALLOWED = pytest.StashKey[Counter[str]]()
 
 _LINE_IGNORE = re.compile(r"#\s*pyskill:\s*ignore(?:\[([^\]]*)\])?")
 _OUR_MARKERS = tuple(line.split("(")[0] for line in markers.MARKERS)
@@ -39,6 +45,16 @@ class PyskillSession:
     warn_as_error: bool
     data: SessionFindings = field(default_factory=SessionFindings)
     reported_errors: int = 0
+    loop: LoopWatch | None = None
+    uninstall_loop: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        undo = self.uninstall_loop
+        if undo is not None:
+            self.uninstall_loop = None
+            with self.recorder.guard("removing the event-loop patches"):
+                undo()
+        self.captures.close()
 
     @property
     def is_worker(self) -> bool:
@@ -68,6 +84,21 @@ class PyskillSession:
         item.stash[MARKS] = marks
         return marks
 
+    def watch_loop(self, item: pytest.Item, marks: markers.TestMarks) -> None:
+        """Start watching event loops for this test (from its set-up on: async fixtures)."""
+        if self.loop is None:
+            return
+        ignored = self.settings.ignore | marks.ignore
+        if marks.ignore_all or {"blocking-call", "slow-callback", "max-loop-block"} <= ignored:
+            return
+        allow = tuple(Allowance("*", call, "*", reason, "marker") for call, reason in marks.allow)
+        self.loop.open(allow)
+
+    def stop_watching(self) -> tuple[list[LoopEvent], Counter[str]]:
+        if self.loop is None or not self.loop.watching:
+            return [], Counter()
+        return self.loop.close()
+
     def open(self, item: pytest.Item) -> None:
         with self.recorder.guard("installing capture"):
             self.captures.install_available()
@@ -84,6 +115,8 @@ class PyskillSession:
         data.statements += int(getattr(report, "pyskill_statements", 0) or 0)
         for raw in getattr(report, "pyskill_findings", None) or ():
             data.findings.append(Finding.from_dict(raw))
+        for key, n in (getattr(report, "pyskill_allowed", None) or {}).items():
+            data.allowed[key] += int(n)
         for error in getattr(report, "pyskill_errors", None) or ():
             if error not in data.errors:
                 data.errors.append(error)
@@ -126,7 +159,22 @@ def start(config: pytest.Config) -> PyskillSession:
     captures = Captures(recorder)
     with recorder.guard("installing capture"):
         captures.install_available()
-    return PyskillSession(config, settings, recorder, captures, rules, _warnings_are_errors(config))
+    session = PyskillSession(
+        config, settings, recorder, captures, rules, _warnings_are_errors(config)
+    )
+    session.data.configured_allowances = [a.key for a in settings.allow]
+    off = settings.ignore
+    blocking = "blocking-call" not in off or "slow-callback" not in off
+    stalls = "slow-callback" not in off or "max-loop-block" not in off
+    if blocking or stalls:
+        with recorder.guard("installing the event-loop watch"):
+            watch, undo = install_loop_watch(
+                classifier, Allowances(settings.allow), settings.show_params, blocking, stalls
+            )
+            session.loop, session.uninstall_loop = watch, undo
+            watch.on_error = recorder.internal_error
+            recorder.loop = watch
+    return session
 
 
 def _budget(session: PyskillSession, marks: markers.TestMarks) -> Budget | None:
@@ -150,7 +198,12 @@ def _line_ignores(finding: Finding, rootpath: Path) -> bool:
     return named is None or finding.rule in {r.strip() for r in named.split(",")}
 
 
-def evaluate(session: PyskillSession, item: pytest.Item, window: Window) -> list[Finding]:
+def evaluate(
+    session: PyskillSession,
+    item: pytest.Item,
+    window: Window,
+    loop_events: list[LoopEvent] | None = None,
+) -> list[Finding]:
     """Run every active rule over the window; filter by ignores and the finding hook."""
     marks = item.stash.get(MARKS, None) or markers.TestMarks()
     path, lineno, _domain = item.location
@@ -169,8 +222,17 @@ def evaluate(session: PyskillSession, item: pytest.Item, window: Window) -> list
             "n_plus_one_threshold": session.settings.n_plus_one_threshold,
             "unbatched_threshold": session.settings.unbatched_threshold,
             "check_test_code": session.settings.check_test_code,
+            "slow_callback_ms": session.settings.slow_callback_ms,
+            "loop_tick": session.loop.tick if session.loop is not None else 0.01,
+            "max_loop_block_ms": marks.max_loop_block
+            if marks.max_loop_block is not None
+            else session.settings.max_loop_block_ms,
+            "max_loop_block_origin": "max_loop_block marker"
+            if marks.max_loop_block is not None
+            else "pyskill_max_loop_block_ms",
             **{f"{name}_threshold": value for name, value in marks.thresholds},
         },
+        loop_events=tuple(loop_events or ()),
     )
     ignored = session.settings.ignore | marks.ignore
     severities: dict[str, Any] = dict(session.settings.severity)
@@ -215,6 +277,7 @@ def deliver(session: PyskillSession, item: pytest.Item, report: pytest.TestRepor
     findings = item.stash.get(FINDINGS, [])
     report.pyskill_statements = item.stash.get(STATEMENTS, 0)  # type: ignore[attr-defined]
     report.pyskill_findings = [f.to_dict() for f in findings]  # type: ignore[attr-defined]
+    report.pyskill_allowed = dict(item.stash.get(ALLOWED, {}))  # type: ignore[attr-defined]
     errors = session.recorder.errors
     report.pyskill_errors = errors[session.reported_errors :]  # type: ignore[attr-defined]
     session.reported_errors = len(errors)

@@ -19,10 +19,15 @@ MARKERS = (
     "pyskill_ignore(*rules, reason=None): switch the named pytest-pyskill rules off for this "
     "test (no rules: all of them).",
     "pyskill_threshold(**thresholds): override pytest-pyskill rule thresholds for this test, "
-    "e.g. pyskill_threshold(n_plus_one=5, unbatched=10).",
+    "e.g. pyskill_threshold(n_plus_one=5, unbatched=10, slow_callback_ms=250).",
+    "pyskill_allow(*calls, reason=None): allow the named blocking calls (patterns such as "
+    "'time.sleep', 'socket.*', 'db.sqlalchemy'; none: all) on the event loop in this test "
+    "(pytest-pyskill blocking-call).",
+    "max_loop_block(ms): fail the test if the event loop was blocked for more than ms "
+    "milliseconds in all (pytest-pyskill watchdog estimate).",
 )
 
-THRESHOLDS = {"n_plus_one": 2, "unbatched": 2}  # name -> minimum value
+THRESHOLDS = {"n_plus_one": 2, "unbatched": 2, "slow_callback_ms": 1}  # name -> minimum value
 
 
 class MarkerError(Exception):
@@ -59,6 +64,21 @@ def _pyskill_threshold(**thresholds: int) -> dict[str, int]:
     return dict(thresholds)
 
 
+def _pyskill_allow(*calls: str, reason: str | None = None) -> tuple[str, ...]:
+    for call in calls:
+        if not isinstance(call, str) or not call:
+            raise MarkerError(f"calls must be names such as 'time.sleep', got {call!r}")
+    if reason is not None and not isinstance(reason, str):
+        raise MarkerError(f"reason must be a string, got {reason!r}")
+    return calls or ("*",)
+
+
+def _max_loop_block(ms: int) -> int:
+    if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
+        raise MarkerError(f"ms must be a whole number of milliseconds >= 0, got {ms!r}")
+    return ms
+
+
 def _call(fn: Any, name: str, mark: pytest.Mark) -> Any:
     try:
         return fn(*mark.args, **mark.kwargs)
@@ -77,6 +97,8 @@ class TestMarks:
     ignore_all: bool = False
     ignore: frozenset[str] = frozenset()
     thresholds: tuple[tuple[str, int], ...] = ()
+    allow: tuple[tuple[str, str], ...] = ()  # (call pattern, reason) from pyskill_allow
+    max_loop_block: int | None = None
 
 
 def read(item: pytest.Item, known_rules: Iterable[str]) -> TestMarks:
@@ -102,4 +124,20 @@ def read(item: pytest.Item, known_rules: Iterable[str]) -> TestMarks:
     thresholds: dict[str, int] = {}
     for mark in reversed(list(item.iter_markers("pyskill_threshold"))):
         thresholds.update(_call(_pyskill_threshold, "pyskill_threshold", mark))
-    return TestMarks(budget, ignore_all, frozenset(ignore), tuple(sorted(thresholds.items())))
+    allow: list[tuple[str, str]] = []
+    for mark in item.iter_markers("pyskill_allow"):
+        calls = _call(_pyskill_allow, "pyskill_allow", mark)
+        reason = mark.kwargs.get("reason") or f"pyskill_allow marker on {item.name}"
+        allow.extend((call, reason) for call in calls)
+    loop_budget = None
+    mark = item.get_closest_marker("max_loop_block")
+    if mark is not None:
+        loop_budget = _call(_max_loop_block, "max_loop_block", mark)
+    return TestMarks(
+        budget,
+        ignore_all,
+        frozenset(ignore),
+        tuple(sorted(thresholds.items())),
+        tuple(allow),
+        loop_budget,
+    )

@@ -150,6 +150,37 @@ class StatementEvent(NamedTuple):
         }
 
 
+class LoopEvent(NamedTuple):
+    """Something that held an asyncio event loop's thread while a test was watched.
+
+    ``kind`` is ``"call"`` (a blocking call: ``time.sleep``, file or socket I/O, a sync database
+    driver...) or ``"stall"`` (the watchdog saw the loop late; ``samples`` says what the loop
+    thread was running while it waited). Times are ``time.perf_counter()`` seconds.
+    """
+
+    kind: str  # "call" or "stall"
+    call: str  # what was called ("time.sleep", "open", "db.sqlalchemy"); "" for stalls
+    callsite: CallSite  # the user frames that made the call (stalls: the most-sampled chain)
+    started: float
+    duration: float | None  # None when unknown
+    thread: int
+    allowed: str | None = None  # the allowance that covers it (still explains a stall)
+    detail: str | None = None  # the path, host or command; only with --pyskill-show-params
+    samples: tuple[tuple[CallSite, int], ...] = ()  # stalls: sampled call sites, most first
+    sampled: int = 0  # stalls: number of stack samples taken while the loop was late
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "call": self.call,
+            "callsite": self.callsite.to_dict(),
+            "duration_ms": None if self.duration is None else round(self.duration * 1000, 3),
+            "allowed": self.allowed,
+            "detail": self.detail,
+            "samples": [[site.to_dict(), n] for site, n in self.samples],
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     path: str

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from .loop.allow import Allowance, AllowanceError, parse_all
+
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
@@ -29,6 +31,9 @@ class Settings:
     unbatched_threshold: int = 3
     check_test_code: bool = False
     severity: tuple[tuple[str, str], ...] = ()  # rule id -> severity overrides
+    slow_callback_ms: int = 100
+    max_loop_block_ms: int | None = None
+    allow: tuple[Allowance, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,34 @@ OPTIONS: tuple[Option, ...] = (
         "in a loop is not reported)",
         "bool",
     ),
+    Option(
+        "slow_callback_ms",
+        "--pyskill-slow-callback-ms",
+        "pyskill_slow_callback_ms",
+        "milliseconds an event loop may go without getting control back before slow-callback "
+        "reports it (default: 100)",
+        "int",
+        minimum=1,
+        metavar="MS",
+    ),
+    Option(
+        "max_loop_block_ms",
+        "--pyskill-max-loop-block-ms",
+        "pyskill_max_loop_block_ms",
+        "default budget of total event-loop blocked time per test, in milliseconds, for tests "
+        "without a max_loop_block marker (default: off)",
+        "int",
+        metavar="MS",
+    ),
+    Option(
+        "allow",
+        "--pyskill-allow",
+        "pyskill_allow",
+        "an allowance 'RULE | CALL | WHERE | REASON' for blocking-call / slow-callback "
+        "(repeatable; the ini option takes one per line)",
+        "allow",
+        metavar="SPEC",
+    ),
 )
 
 
@@ -144,6 +177,13 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(
                 opt.flag, action="store_true", default=None, dest=opt.ini, help=opt.help
             )
+        elif opt.kind == "allow":
+            group.addoption(
+                opt.flag, action="append", default=None, dest=opt.ini, metavar=opt.metavar,
+                help=opt.help,
+            )  # fmt: skip
+            parser.addini(opt.ini, f"{opt.help} (twin of {opt.flag})", type="linelist")
+            continue
         else:
             group.addoption(
                 opt.flag,
@@ -191,6 +231,12 @@ def _parse(opt: Option, raw: Any, where: str) -> Any:
                 )
             pairs.append((rule.strip(), level))
         return tuple(pairs)
+    if opt.kind == "allow":
+        lines = raw if isinstance(raw, list) else text.splitlines()
+        try:
+            return parse_all(str(line) for line in lines)
+        except AllowanceError as exc:
+            raise pytest.UsageError(f"pyskill: {where}: {exc}") from None
     if opt.kind == "list":
         return frozenset(p.strip() for p in text.replace("\n", ",").split(",") if p.strip())
     return text.strip() or None
@@ -204,6 +250,10 @@ def resolve(getoption: Callable[[str], Any], getini: Callable[[str], Any]) -> Se
             values[opt.name] = _parse(opt, cli, opt.flag)
             continue
         ini = getini(opt.ini)
+        if opt.kind == "allow":
+            if ini:
+                values[opt.name] = _parse(opt, list(ini), opt.ini)
+            continue
         if isinstance(ini, list):  # a linelist-style value from an ini file
             ini = ",".join(ini)
         if ini is not None and str(ini).strip() != "":

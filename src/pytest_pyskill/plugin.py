@@ -13,7 +13,7 @@ import pytest
 
 from . import __version__, hookspecs, markers, options
 from .api import Pyskill
-from .engine import FINDINGS, STATEMENTS, PyskillSession, deliver, evaluate, start
+from .engine import ALLOWED, FINDINGS, STATEMENTS, PyskillSession, deliver, evaluate, start
 from .model import Finding
 from .reporters import json_report, terminal
 from .rules import builtin_rules
@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     session = start(config)
     config.stash[SESSION] = session
-    config.add_cleanup(session.captures.close)
+    config.add_cleanup(session.close)
     hooks = SessionHooks(session)
     config.pluginmanager.register(hooks, "pyskill-session")
     config.add_cleanup(lambda: config.pluginmanager.unregister(hooks))
@@ -61,9 +61,10 @@ def pyskill(request: pytest.FixtureRequest) -> Pyskill:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     session = item.config.stash[SESSION]
     try:
-        session.read_marks(item)
+        marks = session.read_marks(item)
     except markers.MarkerError as exc:
         pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
+    session.watch_loop(item, marks)
     if session.settings.capture_fixtures:
         session.open(item)
 
@@ -75,15 +76,19 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     try:
         return (yield)
     finally:
+        loop_events, allowed = session.stop_watching()
+        item.stash[ALLOWED] = allowed
         window = session.recorder.close()
         if window is not None:
             item.stash[STATEMENTS] = window.data_total
-            item.stash[FINDINGS] = evaluate(session, item, window)
+            item.stash[FINDINGS] = evaluate(session, item, window, loop_events)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    item.config.stash[SESSION].recorder.close()  # a window left open by a failed setup
+    session = item.config.stash[SESSION]
+    session.recorder.close()  # a window left open by a failed setup
+    session.stop_watching()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -17,10 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from .callsite import Classifier
 from .model import CallSite, OrmContext, Shape, StatementEvent
 from .sql import shape_of
+
+if TYPE_CHECKING:
+    from .loop.watch import LoopWatch
 
 _get_running_loop = _asyncio_events._get_running_loop
 
@@ -190,6 +194,9 @@ class Recorder:
         # were fetched there, so "rows fetched at" needs no second walk up the stack.
         self.last_site: CallSite | None = None
         self._units = 0
+        # Event-loop watching, when a loop rule is on: a sync driver's statement sent on a
+        # loop's thread is also a blocking call.
+        self.loop: LoopWatch | None = None
 
     def new_unit(self) -> int:
         """A fresh commit-unit number (capture modules number the transactions they see)."""
@@ -222,6 +229,7 @@ class Recorder:
         orm: OrmContext | None = None,
         params: object = None,
         unit: int | None = None,
+        blocking: bool = True,
     ) -> None:
         window = self.window
         if window is None:
@@ -232,6 +240,12 @@ class Recorder:
             if entry is not self._entry:
                 self._entry = entry
                 self._op += 1
+            in_loop = _get_running_loop() is not None
+            if in_loop and blocking:
+                loop = self.loop
+                if loop is not None and loop.watching:
+                    started = perf_counter() - duration
+                    loop.call(f"db.{source}", frame, started, duration, None, site)
             event = StatementEvent(
                 source,
                 database,
@@ -241,7 +255,7 @@ class Recorder:
                 executemany,
                 in_transaction,
                 threading.get_ident(),
-                _get_running_loop() is not None,
+                in_loop,
                 duration,
                 site,
                 orm,

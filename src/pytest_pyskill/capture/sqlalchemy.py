@@ -259,6 +259,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 orm,
                 parameters,
                 unit,
+                not context.dialect.is_async,
             )
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from ..loop.allow import DEFAULTS
 from ..model import Finding
 from .session import SessionFindings
 
@@ -47,6 +48,24 @@ def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int =
         shown = tests if verbose else tests[:max_tests]
         more = f" and {len(tests) - len(shown)} more" if len(tests) > len(shown) else ""
         lines.append(f"    in {', '.join(shown)}{more}")
+    lines.extend(allowance_lines(data, verbose))
     for error in data.errors:
         lines.append(f"pyskill internal error (reported, not raised): {error}")
+    return lines
+
+
+def allowance_lines(data: SessionFindings, verbose: bool = False) -> list[str]:
+    """Allowances that covered something, and configured ones nothing needed (stale). The
+    shipped defaults are listed only under -v; the project's own always are."""
+    defaults = {a.key for a in DEFAULTS}
+    used = data.allowed
+    shown = [key for key in used if verbose or key not in defaults]
+    unused = [key for key in data.configured_allowances if key not in used]
+    if not shown and not unused:
+        return []
+    lines = ["", f"allowances: {len(shown)} used, {len(unused)} unused"]
+    for key in sorted(shown, key=lambda k: (-used[k], k)):
+        lines.append(f"  used {used[key]}x: {key}")
+    for key in unused:
+        lines.append(f"  unused (remove it?): {key}")
     return lines

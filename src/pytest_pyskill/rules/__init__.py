@@ -4,6 +4,7 @@ third-party rule uses."""
 from __future__ import annotations
 
 from .base import Budget, Rule, TestRun
+from .event_loop import BlockingCall, MaxLoopBlock, SlowCallback
 from .max_queries import MaxQueries
 from .missing_transaction import MissingTransaction
 from .n_plus_one import NPlusOne
@@ -20,4 +21,7 @@ def builtin_rules() -> list[Rule]:
         UnbatchedUpdate(),
         UnbatchedDelete(),
         MissingTransaction(),
+        BlockingCall(),
+        SlowCallback(),
+        MaxLoopBlock(),
     ]

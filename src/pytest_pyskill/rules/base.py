@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..model import Finding, Location, Severity, StatementEvent
+from ..model import Finding, Location, LoopEvent, Severity, StatementEvent
 from ..recorder import Group
 
 
@@ -34,6 +34,7 @@ class TestRun:
     budget: Budget | None = None
     test_location: Location | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    loop_events: tuple[LoopEvent, ...] = ()  # blocking calls and stalls of event loops
 
     def count(self, using: str | None = None) -> int:
         return self.data_count.get(using, 0)
