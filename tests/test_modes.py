@@ -421,9 +421,7 @@ def pytest_configure(config):
 
 def test_severity_overrides(project: pytest.Pytester, run) -> None:
     # info: reported, never failing, even in strict mode.
-    result = run(
-        "--pyskill-strict", "--pyskill-severity=repeated-select=info", "--pyskill-json=r.json"
-    )
+    result = run("--pyskill-strict", "--pyskill-severity=repeated-select=info", "--pyskill-json=r.json")
     result.assert_outcomes(passed=2, warnings=1)
     (finding,) = json.loads((project.path / "r.json").read_text())["findings"]
     assert finding["severity"] == "info"
@@ -436,18 +434,9 @@ def test_severity_overrides(project: pytest.Pytester, run) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (
-            "repeated-select=loud",
-            "pyskill: --pyskill-severity entry 'repeated-select=loud' is not RULE=LEVEL with LEVEL one of error, warning, info",
-        ),
-        (
-            "repeated-select",
-            "pyskill: --pyskill-severity entry 'repeated-select' is not RULE=LEVEL*",
-        ),
-        (
-            "nope=info",
-            "pyskill: unknown rule 'nope' in --pyskill-severity / pyskill_severity; valid rules: *",
-        ),
+        ("repeated-select=loud", "pyskill: --pyskill-severity entry 'repeated-select=loud' is not RULE=LEVEL with LEVEL one of error, warning, info"),
+        ("repeated-select", "pyskill: --pyskill-severity entry 'repeated-select' is not RULE=LEVEL*"),
+        ("nope=info", "pyskill: unknown rule 'nope' in --pyskill-severity / pyskill_severity; valid rules: *"),
     ],
 )
 def test_bad_severity_values(project: pytest.Pytester, run, value: str, message: str) -> None:

@@ -115,9 +115,7 @@ def test_neg_for_update_inside(accounts): services.lock_inside(accounts[0])
 
 
 def _flagged(result: pytest.RunResult) -> dict[str, str]:
-    return dict(
-        re.findall(r"FAILED test_it\.py::(\w+) - (missing-transaction: .*)", result.stdout.str())
-    )
+    return dict(re.findall(r"FAILED test_it\.py::(\w+) - (missing-transaction: .*)", result.stdout.str()))
 
 
 def test_missing_transaction_django(pytester: pytest.Pytester, run, django_env: str) -> None:
@@ -236,9 +234,7 @@ def sa_db(request: pytest.FixtureRequest) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{request.getfixturevalue('pg_db')}"
 
 
-def test_missing_transaction_sqlalchemy(
-    pytester: pytest.Pytester, run, sa_db: str, monkeypatch
-) -> None:
+def test_missing_transaction_sqlalchemy(pytester: pytest.Pytester, run, sa_db: str, monkeypatch) -> None:
     monkeypatch.setenv("PYSKILL_TEST_URL", sa_db)
     pytester.makepyfile(app=SA_APP, test_it=SA_TESTS)
     result = run("--pyskill-strict", "--pyskill-ignore=n-plus-one")
@@ -250,9 +246,7 @@ def test_missing_transaction_sqlalchemy(
         "test_pos_autocommit_connection": message.format("transfer_autocommit"),
         "test_pos_commit_per_write_under_harness": message.format("transfer_committing"),
     }, out
-    assert (
-        "fix: one transaction for the operation: with session.begin(): (or engine.begin())" in out
-    )
+    assert "fix: one transaction for the operation: with session.begin(): (or engine.begin())" in out
 
 
 def test_missing_transaction_raw_sqlite3(pytester: pytest.Pytester, run) -> None:

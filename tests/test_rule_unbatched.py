@@ -148,18 +148,11 @@ def test_unbatched_sqlalchemy(pytester: pytest.Pytester, run, url: str, monkeypa
     out = result.stdout.str()
     assert "internal error" not in out, out
     assert _flagged(result) == SA_POSITIVES, out
-    assert (
-        "fix: session.add_all([...]) and one flush, or session.execute(insert(Model), rows)" in out
-    )
+    assert "fix: session.add_all([...]) and one flush, or session.execute(insert(Model), rows)" in out
     assert re.search(r"  at app.py:\d+ in add_flush_per_row", out), out
     # Test code building its data in a loop is reported only when asked for.
-    result = run(
-        "--pyskill-strict",
-        "--pyskill-ignore=n-plus-one",
-        "--pyskill-check-test-code",
-        "-k",
-        "test_data_built_in_a_loop",
-    )
+    result = run("--pyskill-strict", "--pyskill-ignore=n-plus-one", "--pyskill-check-test-code",
+                 "-k", "test_data_built_in_a_loop")
     assert _flagged(result) == {
         "test_neg_test_data_built_in_a_loop": "unbatched-insert: 5 single-row INSERTs into tag from one line"
     }, result.stdout.str()
@@ -284,6 +277,4 @@ def test_unbatched_raw_sqlite3(pytester: pytest.Pytester, run) -> None:
     assert _flagged(result) == {
         "test_pos_per_row": "unbatched-insert: 4 single-row INSERTs into item from one line"
     }, result.stdout.str()
-    assert (
-        "fix: cursor.executemany(sql, rows), or one INSERT with many VALUES" in result.stdout.str()
-    )
+    assert "fix: cursor.executemany(sql, rows), or one INSERT with many VALUES" in result.stdout.str()

@@ -1,29 +1,18 @@
 import os
 from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    WriteOnlyMapped,
-    mapped_column,
-    relationship,
-    deferred,
-)
+from sqlalchemy.orm import DeclarativeBase, Mapped, WriteOnlyMapped, mapped_column, relationship, deferred
 
 URL = os.environ["PYSKILL_TEST_URL"]
-
 
 class Base(AsyncAttrs, DeclarativeBase):
     pass
 
-
 book_tag = Table(
-    "book_tag",
-    Base.metadata,
+    "book_tag", Base.metadata,
     Column("book_id", ForeignKey("book.id"), primary_key=True),
     Column("tag_id", ForeignKey("tag.id"), primary_key=True),
 )
-
 
 class Author(Base):
     __tablename__ = "author"
@@ -35,12 +24,10 @@ class Author(Base):
     books_dynamic = relationship("Book", lazy="dynamic", viewonly=True)
     books_write_only: WriteOnlyMapped["Book"] = relationship(viewonly=True)
 
-
 class Tag(Base):
     __tablename__ = "tag"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
-
 
 class Book(Base):
     __tablename__ = "book"

@@ -5,7 +5,6 @@ import services
 import services_async
 from models import URL, Base
 
-
 @pytest_asyncio.fixture
 async def session():
     engine = create_async_engine(URL)
@@ -19,16 +18,13 @@ async def session():
         await conn.run_sync(Base.metadata.drop_all)
     await engine.dispose()
 
-
 @pytest.mark.asyncio
 async def test_pos_awaitable_attrs_loop(session):
     await services_async.author_names(session)
 
-
 @pytest.mark.asyncio
 async def test_pos_async_get_in_a_loop(session):
     await services_async.titles_by_get(session, [1, 2, 3, 4])
-
 
 @pytest.mark.asyncio
 async def test_neg_async_selectinload(session):
