@@ -108,6 +108,9 @@ def run(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
 
 
 SCENARIOS = Path(__file__).parent / "scenarios"
+# Scenario projects are copied into pytester directories, never collected here (their own
+# conftest.py would shadow this one).
+collect_ignore = ["scenarios"]
 
 
 def copy_scenario(pytester: pytest.Pytester, name: str, scenario: str) -> None:

@@ -203,8 +203,9 @@ def test_unknown_rule_names_are_usage_errors(project: pytest.Pytester, run) -> N
     result.stderr.fnmatch_lines(
         [
             "*pyskill: unknown rule 'n-plus-won' in --pyskill-ignore / pyskill_ignore; "
-            "valid rules: max-queries, missing-transaction, n-plus-one, repeated-select, unbatched-delete, "
-            "unbatched-insert, unbatched-update"
+            "valid rules: blocking-call, max-loop-block, max-queries, missing-transaction, "
+            "n-plus-one, repeated-select, slow-callback, unbatched-delete, unbatched-insert, "
+            "unbatched-update"
         ]
     )
     assert "Traceback" not in result.stderr.str()

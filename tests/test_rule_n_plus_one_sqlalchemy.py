@@ -95,7 +95,7 @@ def test_bad_threshold_marker(pytester: pytest.Pytester, run) -> None:
     result.stdout.fnmatch_lines(
         [
             "*test_low: @pytest.mark.pyskill_threshold: n_plus_one must be a whole number >= 2, got 1",
-            "*test_unknown: @pytest.mark.pyskill_threshold: unknown threshold 'n_plus_two'; valid thresholds: n_plus_one, unbatched",
+            "*test_unknown: @pytest.mark.pyskill_threshold: unknown threshold 'n_plus_two'; valid thresholds: n_plus_one, slow_callback_ms, unbatched",
         ]
     )
 
