@@ -331,7 +331,7 @@ def test_json_report(project: pytest.Pytester, run) -> None:
     os.umask(umask)
     assert report.stat().st_mode & 0o777 == 0o666 & ~umask
     doc = json.loads(report.read_text())
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     assert doc["tool"]["name"] == "pytest-pyskill"
     assert doc["summary"]["tests"] == 2
     assert doc["summary"]["statements"] == 4  # CREATE + 2 SELECTs, then 1 SELECT

@@ -4,6 +4,7 @@ start the session, open windows, evaluate rules, deliver findings to reports."""
 from __future__ import annotations
 
 import linecache
+import os
 import re
 import warnings
 from collections import Counter
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from . import PyskillWarning, markers, options
+from .baseline import Baseline, BaselineError
 from .callsite import Classifier
 from .capture import Captures
 from .loop import Allowances, LoopWatch
@@ -47,6 +49,19 @@ class PyskillSession:
     reported_errors: int = 0
     loop: LoopWatch | None = None
     uninstall_loop: Callable[[], None] | None = None
+    baseline: Baseline | None = None
+
+    @property
+    def github(self) -> bool:
+        if self.settings.github is not None:
+            return self.settings.github
+        return os.environ.get("GITHUB_ACTIONS") == "true"
+
+    def failing_rules(self) -> set[str]:
+        """Rules whose findings fail tests in this run (besides budgets)."""
+        if not (self.settings.strict or self.warn_as_error):
+            return set()
+        return {f.rule for f in self.data.findings if f.severity != "info"}
 
     def close(self) -> None:
         undo = self.uninstall_loop
@@ -163,6 +178,17 @@ def start(config: pytest.Config) -> PyskillSession:
         config, settings, recorder, captures, rules, _warnings_are_errors(config)
     )
     session.data.configured_allowances = [a.key for a in settings.allow]
+    if settings.update_baseline and not settings.baseline_path:
+        raise pytest.UsageError(
+            "pyskill: --pyskill-update-baseline needs --pyskill-baseline=PATH (or pyskill_baseline)"
+        )
+    if settings.baseline_path:
+        path = session.resolve_path(settings.baseline_path)
+        try:
+            session.baseline = Baseline.load(path, settings.update_baseline)
+        except BaselineError as exc:
+            raise pytest.UsageError(f"pyskill: {exc}") from None
+        session.data.baseline_path = settings.baseline_path
     off = settings.ignore
     blocking = "blocking-call" not in off or "slow-callback" not in off
     stalls = "slow-callback" not in off or "max-loop-block" not in off
@@ -275,6 +301,9 @@ def deliver(session: PyskillSession, item: pytest.Item, report: pytest.TestRepor
     """Attach the test's findings to its call report; fail it where a finding must fail it;
     deliver the rest as ``PyskillWarning``s after the phase (never raised in user code)."""
     findings = item.stash.get(FINDINGS, [])
+    if session.baseline is not None:
+        findings = [replace(f, baseline=session.baseline.status(f)) for f in findings]
+    _junit_properties(item, findings)
     report.pyskill_statements = item.stash.get(STATEMENTS, 0)  # type: ignore[attr-defined]
     report.pyskill_findings = [f.to_dict() for f in findings]  # type: ignore[attr-defined]
     report.pyskill_allowed = dict(item.stash.get(ALLOWED, {}))  # type: ignore[attr-defined]
@@ -284,8 +313,12 @@ def deliver(session: PyskillSession, item: pytest.Item, report: pytest.TestRepor
     if not findings:
         return
     strict = session.settings.strict or session.warn_as_error or _item_wants_errors(item)
-    failing = [f for f in findings if f.always_fails or (strict and f.severity != "info")]
-    warn = [f for f in findings if f not in failing]
+    failing = [
+        f
+        for f in findings
+        if f.always_fails or (strict and f.severity != "info" and f.baseline != "known")
+    ]
+    warn = [f for f in findings if f not in failing and f.baseline != "known"]
     if failing:
         verbose = item.config.get_verbosity() > 0
         text = "\n\n".join(f.render(verbose=verbose) for f in failing)
@@ -296,6 +329,21 @@ def deliver(session: PyskillSession, item: pytest.Item, report: pytest.TestRepor
             report.sections.append(("pyskill findings", text))
     for finding in warn:
         _warn(session, item, finding)
+
+
+def _junit_properties(item: pytest.Item, findings: list[Finding]) -> None:
+    """Short ``<property>`` values for JUnit XML (appended before teardown: pytest writes the
+    teardown report's ``user_properties``); the details stay in the JSON report."""
+    if not getattr(item.config.option, "xmlpath", None):
+        return
+    props = item.user_properties
+    props.append(("pyskill_statements", str(item.stash.get(STATEMENTS, 0))))
+    props.append(("pyskill_findings", str(len(findings))))
+    for finding in findings:
+        loc = finding.location
+        where = f"{loc.path}:{loc.line}" if loc else finding.test
+        known = " (baseline)" if finding.baseline == "known" else ""
+        props.append((f"pyskill:{finding.rule}", f"{where} {finding.label or ''}{known}".strip()))
 
 
 def _warn(session: PyskillSession, item: pytest.Item, finding: Finding) -> None:

@@ -216,6 +216,7 @@ class Finding:
     always_fails: bool = False  # explicit assertions (budgets) fail in warn mode too
     extra: tuple[tuple[str, Any], ...] = field(default=())
     fetched_at: Location | None = None  # where the rows behind a per-row load were fetched
+    baseline: str | None = None  # "known" (accepted in the baseline), "new", or None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -232,6 +233,7 @@ class Finding:
             "trace": list(self.trace),
             "always_fails": self.always_fails,
             "fetched_at": self.fetched_at.to_dict() if self.fetched_at else None,
+            "baseline": self.baseline,
         }
         data.update(dict(self.extra))
         return data
@@ -253,6 +255,8 @@ class Finding:
             "details",
             "trace",
             "always_fails",
+            "fetched_at",
+            "baseline",
         }
         return cls(
             rule=data["rule"],
@@ -270,6 +274,7 @@ class Finding:
             fetched_at=Location(fetched["path"], fetched["line"], fetched["function"])
             if fetched
             else None,
+            baseline=data.get("baseline"),
             extra=tuple(sorted((k, v) for k, v in data.items() if k not in known)),
         )
 

@@ -34,6 +34,10 @@ class Settings:
     slow_callback_ms: int = 100
     max_loop_block_ms: int | None = None
     allow: tuple[Allowance, ...] = ()
+    sarif_path: str | None = None
+    github: bool | None = None  # None: automatic (GITHUB_ACTIONS=true)
+    baseline_path: str | None = None
+    update_baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,36 @@ OPTIONS: tuple[Option, ...] = (
         "write the session's findings as a JSON report to PATH",
         "path",
         metavar="PATH",
+    ),
+    Option(
+        "sarif_path",
+        "--pyskill-sarif",
+        "pyskill_sarif",
+        "write the findings as SARIF 2.1.0 (GitHub code scanning) to PATH",
+        "path",
+        metavar="PATH",
+    ),
+    Option(
+        "github",
+        "--pyskill-github",
+        "pyskill_github",
+        "GitHub Actions annotations and step summary (default: on when GITHUB_ACTIONS=true)",
+        "bool",
+    ),
+    Option(
+        "baseline_path",
+        "--pyskill-baseline",
+        "pyskill_baseline",
+        "accepted findings: those in this file do not fail --pyskill-strict; new ones do",
+        "path",
+        metavar="PATH",
+    ),
+    Option(
+        "update_baseline",
+        "--pyskill-update-baseline",
+        "pyskill_update_baseline",
+        "record this run's findings as the baseline (--pyskill-baseline) and fail none of them",
+        "bool",
     ),
     Option(
         "max_queries",

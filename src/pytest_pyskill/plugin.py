@@ -6,6 +6,7 @@ Everything else lives in pytest-free modules (capture, rules, reporters) or smal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from typing import Any
 
@@ -15,7 +16,7 @@ from . import __version__, hookspecs, markers, options
 from .api import Pyskill
 from .engine import ALLOWED, FINDINGS, STATEMENTS, PyskillSession, deliver, evaluate, start
 from .model import Finding
-from .reporters import json_report, terminal
+from .reporters import github, json_report, sarif, terminal
 from .rules import builtin_rules
 
 SESSION = pytest.StashKey[PyskillSession]()
@@ -119,6 +120,11 @@ class SessionHooks:
         verbose = config.get_verbosity() > 0
         for line in terminal.summary_lines(self.state.data, verbose=verbose):
             terminalreporter.write_line(line)
+        if self.state.github:
+            for line in github.workflow_commands(
+                self.state.data.findings, self.state.failing_rules()
+            ):
+                terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         state = self.state
@@ -129,9 +135,43 @@ class SessionHooks:
             session.config.hook.pytest_pyskill_session_findings(
                 findings=findings, config=session.config
             )
+        data = state.data
+        baseline = state.baseline
+        if baseline is not None:
+            if baseline.updating:
+                try:
+                    data.baseline_written = baseline.write(data.findings)
+                except OSError as exc:
+                    data.errors.append(f"writing the baseline to {baseline.path}: {exc}")
+            else:
+                data.baseline_stale = baseline.stale(data.findings)
+        rootdir = str(session.config.rootpath)
         if state.settings.json_path:
             path = state.resolve_path(state.settings.json_path)
             try:
-                json_report.write(path, state.data, __version__)
+                json_report.write(path, data, __version__)
             except OSError as exc:
-                state.data.errors.append(f"writing the JSON report to {path}: {exc}")
+                data.errors.append(f"writing the JSON report to {path}: {exc}")
+        if state.settings.sarif_path:
+            path = state.resolve_path(state.settings.sarif_path)
+            try:
+                sarif.write(path, data, state.rules, __version__, rootdir)
+            except OSError as exc:
+                data.errors.append(f"writing the SARIF report to {path}: {exc}")
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if state.github and summary_file:
+            try:
+                with open(summary_file, "a", encoding="utf-8") as fh:
+                    fh.write(github.step_summary(data))
+            except OSError as exc:
+                data.errors.append(f"writing the GitHub step summary to {summary_file}: {exc}")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist: a worker that crashed took its current test's findings with it; say so."""
+        if error:
+            worker = getattr(getattr(node, "gateway", None), "id", "?")
+            self.state.data.errors.append(
+                f"xdist worker {worker} crashed ({str(error).strip().splitlines()[-1][:200]}); "
+                "findings of the test it was running are missing"
+            )

@@ -49,6 +49,7 @@ def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int =
         more = f" and {len(tests) - len(shown)} more" if len(tests) > len(shown) else ""
         lines.append(f"    in {', '.join(shown)}{more}")
     lines.extend(allowance_lines(data, verbose))
+    lines.extend(baseline_lines(data, verbose))
     for error in data.errors:
         lines.append(f"pyskill internal error (reported, not raised): {error}")
     return lines
@@ -68,4 +69,28 @@ def allowance_lines(data: SessionFindings, verbose: bool = False) -> list[str]:
         lines.append(f"  used {used[key]}x: {key}")
     for key in unused:
         lines.append(f"  unused (remove it?): {key}")
+    return lines
+
+
+def baseline_lines(data: SessionFindings, verbose: bool = False) -> list[str]:
+    summary = data.baseline_summary()
+    if summary is None:
+        return []
+    if data.baseline_written is not None:
+        return ["", f"baseline: recorded {data.baseline_written} findings in {data.baseline_path}"]
+    stale = data.baseline_stale
+    lines = [
+        "",
+        f"baseline {data.baseline_path}: {summary['new']} new, {summary['known']} known "
+        f"(reported, not failing), {len(stale)} stale",
+    ]
+    shown = stale if verbose else stale[:10]
+    for rule, label, path, function in shown:
+        lines.append(
+            f"  stale (fixed, or its test did not run): {rule} {label} at {path} in {function}"
+        )
+    if len(stale) > len(shown):
+        lines.append(f"  ... {len(stale) - len(shown)} more stale entries (-v lists them)")
+    if stale:
+        lines.append("  record the baseline again with --pyskill-update-baseline to drop them")
     return lines
