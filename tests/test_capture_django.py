@@ -37,6 +37,9 @@ def rename_each(names):
         book.title = name
         book.save()
 
+async def first_titles(ids):
+    return [(await Book.objects.aget(pk=i)).title for i in ids]
+
 @transaction.atomic
 def rename_atomic(names):
     for book, name in zip(Book.objects.order_by("id"), names):
@@ -116,6 +119,16 @@ async def test_sync_to_async_runs_off_the_loop(pyskill):
     assert all(not q.in_event_loop for q in data)
     assert all(q.thread != threading.get_ident() for q in data)
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_async_orm_is_attributed_to_the_awaiting_line(pyskill):
+    await sync_to_async(services.seed)(2)
+    ids = [b.pk async for b in services.Book.objects.order_by("id")]
+    await services.first_titles(ids)
+    gets = [q for q in pyskill.queries if q.shape.kind == "select"][-2:]
+    assert [q.callsite.primary.function for q in gets] == ["first_titles", "first_titles"]
+    assert all(q.thread != threading.get_ident() for q in gets)  # still on asgiref's thread
+
 @pytest.mark.max_queries(2)
 def test_budget(books):
     services.list_pairs()
@@ -134,7 +147,7 @@ def test_django_capture(pytester: pytest.Pytester, run, django_env: str) -> None
     pytester.mkpydir("shop")
     pytester.makepyfile(**{"shop/models": MODELS, "shop/services": SERVICES})
     result = run("-v", "-s", "--ds=settings")
-    result.assert_outcomes(passed=6, failed=1)
+    result.assert_outcomes(passed=7, failed=1)
     result.stdout.fnmatch_lines(
         [
             "pyskill: mode=warn, capture=*django*",

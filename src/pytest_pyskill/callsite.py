@@ -13,6 +13,7 @@ import os
 import sys
 import sysconfig
 from collections.abc import Iterable
+from contextvars import ContextVar
 from types import FrameType
 
 from .model import CallSite, Frame, FrameKind
@@ -22,6 +23,12 @@ APP = 1
 TEST = 2
 MAX_USER_FRAMES = 12
 TEST_DIR_NAMES = frozenset({"tests", "test", "testing"})
+# Where the code that is running now was awaited from, when the stack here cannot say: set by
+# capture around asgiref's ``sync_to_async`` (Django's async ORM runs each query on a worker
+# thread whose stack holds no user frame); the worker runs in a copy of the awaiting context.
+AWAITED_FROM: ContextVar[tuple[CallSite, FrameType | None] | None] = ContextVar(
+    "pyskill_awaited_from", default=None
+)
 # Comprehensions run in place (their own frame before 3.12): report the enclosing function.
 _INLINE_SCOPES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
 
@@ -151,6 +158,10 @@ class Classifier:
             if f is None and not hopped:
                 hopped = True
                 f = _parent_greenlet_frame()
+        if not key:
+            awaited = AWAITED_FROM.get()
+            if awaited is not None:
+                return awaited
         tkey = tuple(key)
         cached = self._sites.get(tkey)
         if cached is None:

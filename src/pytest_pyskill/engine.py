@@ -81,6 +81,7 @@ class PyskillSession:
 
     def header_lines(self) -> list[str]:
         lines = [terminal.header(self.mode, self.recorder.sources)]
+        lines.extend(self.captures.notes)
         others = [
             line
             for line in self.config.getini("markers")
@@ -324,11 +325,33 @@ def deliver(session: PyskillSession, item: pytest.Item, report: pytest.TestRepor
         text = "\n\n".join(f.render(verbose=verbose) for f in failing)
         if report.passed and not hasattr(report, "wasxfail"):
             report.outcome = "failed"
-            report.longrepr = text
+            report.longrepr = _longrepr(session, item, failing[0], text)
         else:
             report.sections.append(("pyskill findings", text))
     for finding in warn:
         _warn(session, item, finding)
+
+
+def _longrepr(session: PyskillSession, item: pytest.Item, first: Finding, text: str) -> Any:
+    """The failure as pytest's own failure objects: the short summary shows its first line on
+    pytest 8 and 9 alike, and xdist carries it to the controller intact."""
+    try:
+        from _pytest._code.code import (
+            ReprEntryNative,
+            ReprExceptionInfo,
+            ReprFileLocation,
+            ReprTraceback,
+        )
+
+        loc = first.location
+        path = str(session.config.rootpath / loc.path) if loc else str(item.path)
+        lines = [line + "\n" for line in text.splitlines()]
+        return ReprExceptionInfo(
+            reprtraceback=ReprTraceback([ReprEntryNative(lines)], None, "native"),
+            reprcrash=ReprFileLocation(path, loc.line if loc else 0, text.splitlines()[0]),
+        )
+    except Exception:  # a pytest without these classes: plain text still fails the test
+        return text
 
 
 def _junit_properties(item: pytest.Item, findings: list[Finding]) -> None:

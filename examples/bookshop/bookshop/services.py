@@ -1,4 +1,4 @@
-"""Each bad function has a fixed twin."""
+"""The sync service: each bad function has a fixed twin."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def catalogue_bad(session: Session) -> list[str]:
     return [f"{book.title} by {book.author.name}" for book in books]
 
 
-def catalogue(session: Session) -> list[str]:
+def catalogue_fixed(session: Session) -> list[str]:
     books = session.scalars(select(Book).options(selectinload(Book.author)).order_by(Book.id)).all()
     return [f"{book.title} by {book.author.name}" for book in books]
 
@@ -27,6 +27,6 @@ def record_sales_bad(conn: sqlite3.Connection, sales: list[tuple[int, int]]) -> 
     conn.commit()
 
 
-def record_sales(conn: sqlite3.Connection, sales: list[tuple[int, int]]) -> None:
+def record_sales_fixed(conn: sqlite3.Connection, sales: list[tuple[int, int]]) -> None:
     conn.executemany("INSERT INTO sale (book_id, copies) VALUES (?, ?)", sales)
     conn.commit()

@@ -6,11 +6,35 @@ the project has configured it).
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from collections.abc import Callable
 from contextlib import ExitStack
 
 from ..recorder import Recorder
+
+# The oldest versions capture is written for; older ones are left alone with one header line.
+MINIMUM = {"sqlalchemy": (2, 0), "django": (4, 2)}
+
+
+def unsupported(package: str) -> str | None:
+    """One line when ``package`` is installed in a version capture does not support."""
+    try:
+        version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits) if digits else 0)
+    need = MINIMUM[package]
+    if tuple(parts) >= need:
+        return None
+    name = {"sqlalchemy": "SQLAlchemy", "django": "Django"}[package]
+    return (
+        f"pyskill: {name} {version} is not supported (needs {need[0]}.{need[1]}+); "
+        f"its statements are not captured"
+    )
 
 
 class Captures:
@@ -22,6 +46,7 @@ class Captures:
         self._sqlalchemy: bool | None = None  # None: not decided yet
         self._django = False
         self._dbapi = False
+        self.notes: list[str] = []  # unsupported combinations, for the header
 
     def _add(self, name: str, uninstall: Callable[[], None]) -> None:
         self.stack.callback(uninstall)
@@ -31,6 +56,10 @@ class Captures:
         """Install every capture that can be installed now; cheap when nothing changed."""
         if self._sqlalchemy is None:
             self._sqlalchemy = importlib.util.find_spec("sqlalchemy") is not None
+            note = unsupported("sqlalchemy") if self._sqlalchemy else None
+            if note:
+                self.notes.append(note)
+                self._sqlalchemy = False
             if self._sqlalchemy:
                 with self.recorder.guard("installing SQLAlchemy capture"):
                     from . import sqlalchemy
@@ -41,8 +70,12 @@ class Captures:
 
             if django.is_ready():
                 self._django = True
-                with self.recorder.guard("installing Django capture"):
-                    self._add(django.NAME, django.install(self.recorder))
+                note = unsupported("django")
+                if note:
+                    self.notes.append(note)
+                else:
+                    with self.recorder.guard("installing Django capture"):
+                        self._add(django.NAME, django.install(self.recorder))
         if not self._dbapi:
             self._dbapi = True
             from . import dbapi

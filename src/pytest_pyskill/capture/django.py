@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from time import perf_counter
 from typing import Any
 
+from ..callsite import AWAITED_FROM
 from ..model import OrmContext
 from ..recorder import Recorder
 
@@ -98,7 +99,10 @@ def install(recorder: Recorder) -> Callable[[], None]:
         attach(conn)
     connection_created.connect(on_connection_created, weak=False, dispatch_uid="pytest_pyskill")
 
+    unawait = _follow_sync_to_async(recorder)
+
     def uninstall() -> None:
+        unawait()
         if unpatch is not None:
             unpatch()
         connection_created.disconnect(dispatch_uid="pytest_pyskill")
@@ -106,5 +110,35 @@ def install(recorder: Recorder) -> Callable[[], None]:
             while wrapper in conn.execute_wrappers:
                 conn.execute_wrappers.remove(wrapper)
         wrapped.clear()
+
+    return uninstall
+
+
+def _follow_sync_to_async(recorder: Recorder) -> Callable[[], None]:
+    """Remember where ``sync_to_async`` was awaited from (reversibly): Django's async ORM
+    (``aget``, ``acreate``, ``async for``...) runs each query on asgiref's worker thread, whose
+    own stack holds no user frame, in a copy of the awaiting context."""
+    try:
+        from asgiref.sync import SyncToAsync
+    except ImportError:  # pragma: no cover - asgiref ships with Django
+        return lambda: None
+    original = SyncToAsync.__call__
+    locate = recorder.classifier.locate
+
+    async def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if recorder.window is None:
+            return await original(self, *args, **kwargs)
+        token = AWAITED_FROM.set(locate(sys._getframe(1)))
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            AWAITED_FROM.reset(token)
+
+    __call__.__wrapped__ = original  # type: ignore[attr-defined]
+    SyncToAsync.__call__ = __call__  # type: ignore[method-assign]
+
+    def uninstall() -> None:
+        if SyncToAsync.__call__ is __call__:
+            SyncToAsync.__call__ = original  # type: ignore[method-assign]
 
     return uninstall

@@ -27,9 +27,14 @@ def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int =
         where = str(finding.location) if finding.location else "<unknown>"
         groups[(finding.rule, where)].append(finding)
     current_rule = None
-    for (rule, where), items in sorted(
-        groups.items(), key=lambda kv: (kv[0][0], -len(kv[1]), kv[0][1])
-    ):
+
+    def order(kv: tuple[tuple[str, str], list[Finding]]) -> tuple[str, int, str, int, str]:
+        (rule, where), items = kv
+        loc = items[0].location
+        # Most frequent first, then by file and line number (":21" before ":110").
+        return (rule, -len(items), loc.path if loc else where, loc.line if loc else 0, where)
+
+    for (rule, where), items in sorted(groups.items(), key=order):
         if rule != current_rule:
             current_rule = rule
             lines.append("")
