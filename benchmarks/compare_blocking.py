@@ -19,15 +19,15 @@ verdict and the first line of what the tool said).
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from scenarios import copy_project
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SCENARIO = os.path.join(ROOT, "tests", "scenarios", "event_loop")
 # Plugins in the neighbours venv that load themselves through their entry points.
 OTHERS_OFF = ["-p", "no:queryguard", "-p", "no:queryspy"]
 ALL_TOOLS_OFF = ["-p", "no:pyskill", "-p", "no:pyleak"]  # blockbuster has no plugin
@@ -81,22 +81,6 @@ def tools() -> dict[str, list[str]]:
     }
 
 
-def copy_project(scenario: str, dest: str) -> None:
-    for dirpath, _, files in os.walk(SCENARIO):
-        for file in files:
-            if not file.endswith(".py"):
-                continue
-            rel = os.path.relpath(os.path.join(dirpath, file), SCENARIO)
-            target_name = rel
-            if file.startswith("scenario_"):
-                if file != scenario:
-                    continue
-                target_name = os.path.join(os.path.dirname(rel), "test_it.py")
-            target = os.path.join(dest, target_name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copyfile(os.path.join(dirpath, file), target)
-
-
 def outcomes(junit: str) -> dict[str, dict[str, str]]:
     """Each test's outcome, and the first line of its failure or error (what the tool said)."""
     result = {}
@@ -130,7 +114,7 @@ def versions(python: str) -> dict[str, str]:
 
 def run_tool(python: str, project: dict, tool: str, flags: list[str]) -> dict[str, dict[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
-        copy_project(project["scenario"], tmp)
+        copy_project("event_loop", project["scenario"], tmp)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYSKILL_TEST_URL"] = f"sqlite:///{tmp}/db.sqlite3"
         env["PYSKILL_TEST_ASYNC_URL"] = f"sqlite+aiosqlite:///{tmp}/db.sqlite3"

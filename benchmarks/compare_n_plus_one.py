@@ -14,15 +14,15 @@ per scenario project and writes ``benchmarks/results/n_plus_one_comparison.json`
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from scenarios import copy_project
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SCENARIOS = os.path.join(ROOT, "tests", "scenarios")
 ALL_OFF = ["-p", "no:pyskill", "-p", "no:queryguard", "-p", "no:queryspy"]
 
 # django-zeal watches the test's call phase, as pytest-pyskill does by default (an autouse
@@ -54,23 +54,6 @@ def tools(django: bool) -> dict[str, list[str] | None]:
         else ["-p", "no:pyskill", "-p", "no:queryguard", "--queryspy-strict"],
         "django-zeal": ["zeal"] if django else None,
     }
-
-
-def copy_project(name: str, scenario: str, dest: str) -> None:
-    source = os.path.join(SCENARIOS, name)
-    for dirpath, _, files in os.walk(source):
-        for file in files:
-            if not file.endswith(".py"):
-                continue
-            rel = os.path.relpath(os.path.join(dirpath, file), source)
-            target_name = rel
-            if file.startswith("scenario_"):
-                if file != scenario:
-                    continue
-                target_name = os.path.join(os.path.dirname(rel), "test_it.py")
-            target = os.path.join(dest, target_name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copyfile(os.path.join(dirpath, file), target)
 
 
 def outcomes(junit: str) -> dict[str, str]:
