@@ -148,9 +148,19 @@ class LoopWatch:
         started: float,
         duration: float,
         samples: Counter[tuple[CallSite, str | None]],
+        busy: bool | None = None,
     ) -> None:
         if not self.watching or len(self.events) >= MAX_LOOP_EVENTS:
             return
+        from .watchdog import IDLE_SITE
+
+        idle = sum(n for (site, _a), n in samples.items() if site is IDLE_SITE)
+        if idle == sum(samples.values()) and (idle or busy is False):
+            # Every sample found the loop idle, or (no samples) its thread hardly ran while the
+            # ping waited: other threads held the GIL (work offloaded to a thread); the loop
+            # itself was not blocked.
+            return
+        samples = Counter({k: n for k, n in samples.items() if k[0] is not IDLE_SITE})
         ranked = samples.most_common()
         by_site: Counter[CallSite] = Counter()
         for (site, _allowed), n in ranked:

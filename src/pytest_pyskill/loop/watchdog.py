@@ -33,13 +33,36 @@ from .watch import LoopWatch
 _real_sleep = time.sleep
 _IMPORT_SITE = CallSite(())  # samples taken inside the import system (a first import)
 _IMPORT_ALLOWANCE = next(a.key for a in DEFAULTS if a.where == "importlib*")
+IDLE_SITE = CallSite(())  # samples of a loop waiting in its selector: starved, not blocked
+# Where an idle loop's thread sits: the selector's wait, or the loop's own run methods (uvloop's
+# wait is in C, below its run frames).
+_IDLE_FUNCTIONS = frozenset({"select", "poll", "_run_once", "run_forever", "run_until_complete"})
+
+
+def _cpu_clock() -> int | None:
+    """The calling thread's CPU-time clock id, readable from another thread (Linux, macOS)."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
+def _idle(frame: Any) -> bool:
+    module = frame.f_globals.get("__name__", "")
+    if module == "selectors":
+        return True
+    return frame.f_code.co_name in _IDLE_FUNCTIONS and module.startswith(("asyncio", "uvloop"))
 
 
 @dataclass
 class _LoopState:
     loop: Any
-    sent: float | None = None  # when the outstanding ping was sent
+    sent: float | None = None  # when the outstanding ping counts from
+    answered: float = 0.0  # when the loop last ran a ping: it was responsive then
     token: int = 0
+    clock: int | None = None  # the loop thread's CPU-time clock (POSIX)
+    went_out: float = 0.0  # when the outstanding ping was actually sent
+    cpu_out: float = 0.0  # the loop thread's CPU time then
     samples: Counter[tuple[CallSite, str | None]] = field(default_factory=Counter)
 
 
@@ -65,7 +88,7 @@ class Watchdog:
                 if state is not None and state.sent is not None:
                     self._answer(tid, state, perf_counter())
                 return
-            self._loops[tid] = _LoopState(loop)
+            self._loops[tid] = _LoopState(loop, clock=_cpu_clock())
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="pyskill-loop-watchdog", daemon=True
@@ -88,29 +111,39 @@ class Watchdog:
 
     # -- the watchdog thread ---------------------------------------------------------------
     def _run(self) -> None:
+        intended: float | None = None  # when this thread meant to wake up
         while True:
             with self._cond:
                 while not self._closed and not (self._loops and self.watch.watching):
+                    intended = None
                     self._cond.wait(1.0)
                 if self._closed:
                     return
                 states = list(self._loops.items())
             now = perf_counter()
+            # Waking up needs the GIL: while the loop's thread holds it (CPU-bound work), this
+            # thread waits too, so a ping counts from when it was due, not from when it went out
+            # (never from before the loop last answered).
+            due = now if intended is None else min(now, intended)
             for tid, state in states:
                 try:
-                    self._check(tid, state, now)
+                    self._check(tid, state, now, due)
                 except Exception as exc:
                     self.watch.error("pinging an event loop", exc)
                     with self._cond:
                         if self._loops.get(tid) is state:
                             del self._loops[tid]
+            intended = perf_counter() + self.tick
             _real_sleep(self.tick)
 
-    def _check(self, tid: int, state: _LoopState, now: float) -> None:
+    def _check(self, tid: int, state: _LoopState, now: float, due: float) -> None:
         if state.sent is None:
             state.token += 1
             state.samples = Counter()
-            state.sent = perf_counter()
+            state.sent = max(due, state.answered)
+            state.went_out = perf_counter()
+            if state.clock is not None:
+                state.cpu_out = time.clock_gettime(state.clock)
             try:
                 state.loop.call_soon_threadsafe(self._pong, tid, state, state.token)
             except RuntimeError:  # closed loop
@@ -125,16 +158,34 @@ class Watchdog:
 
     def _answer(self, tid: int, state: _LoopState, now: float) -> None:
         sent, state.sent = state.sent, None
+        state.answered = now
         state.token += 1
         if sent is None:
             return
         late = now - sent
         if late >= self.floor:
-            self.watch.stall(tid, sent, late, state.samples)
+            self.watch.stall(tid, sent, late, state.samples, self._busy(state, now))
+
+    @staticmethod
+    def _busy(state: _LoopState, now: float) -> bool | None:
+        """Did the loop's thread run (use CPU) for most of the wait? None: cannot tell. A loop
+        starved of the GIL by other threads waits without running."""
+        if state.clock is None:
+            return None
+        try:
+            used = time.thread_time() - state.cpu_out  # _answer runs on the loop's thread
+        except (OSError, ValueError):  # pragma: no cover
+            return None
+        return used >= 0.5 * max(now - state.went_out, 1e-9)
 
     def _sample(self, tid: int, state: _LoopState) -> None:
         frame = sys._current_frames().get(tid)
         if frame is None:
+            return
+        if _idle(frame):
+            # The loop has nothing of its own running: the ping is late because other threads
+            # hold the GIL (CPU work offloaded to a thread), not because the loop is blocked.
+            state.samples[(IDLE_SITE, None)] += 1
             return
         # Inside the import system: a first import, never a finding.
         f: Any = frame
