@@ -98,8 +98,9 @@ def install(recorder: Recorder, current: ContextVar[OrmContext | None]) -> Calla
         if instance is None or descriptor.is_cached(instance):
             return None
         owner = type(instance).__name__
+        name = getattr(descriptor, "name", None) or descriptor.field.name
         return OrmContext(
-            NAME, None, f"{owner}.{descriptor.name}", identity(instance), False, "generic",
+            NAME, None, f"{owner}.{name}", identity(instance), False, "generic",
             fetched_at(instance),
         )  # fmt: skip
 
@@ -168,9 +169,14 @@ def install(recorder: Recorder, current: ContextVar[OrmContext | None]) -> Calla
         patch(ForwardManyToOneDescriptor, "get_object", forward)
         patch(ReverseOneToOneDescriptor, "__get__", reverse_one)
         if apps.is_installed("django.contrib.contenttypes"):
-            from django.contrib.contenttypes.fields import GenericForeignKey
+            from django.contrib.contenttypes import fields as contenttypes
 
-            patch(GenericForeignKey, "__get__", generic)
+            # Django 6 moved the descriptor out of the field into GenericForeignKeyDescriptor.
+            gfk_descriptor = getattr(contenttypes, "GenericForeignKeyDescriptor", None)
+            if "__get__" in vars(contenttypes.GenericForeignKey) or gfk_descriptor is None:
+                patch(contenttypes.GenericForeignKey, "__get__", generic)
+            else:
+                patch(gfk_descriptor, "__get__", generic)
             _hint_generic_managers(patches)
         patch(DeferredAttribute, "__get__", deferred)
         patch(QuerySet, "_fetch_all", related)
