@@ -231,6 +231,7 @@ def install(watch: LoopWatch) -> Callable[[], None]:
                 members.add(wrapper)
                 undo.append(functools.partial(members.discard, wrapper))
     undo.extend(_rebind_early_names(replaced))
+    undo.extend(_rebind_class_attributes(replaced))
 
     def uninstall() -> None:
         for step in reversed(undo):
@@ -278,6 +279,29 @@ def _rebind_early_names(replaced: dict[int, tuple[Any, Any]]) -> list[Callable[[
                 continue
             namespace[attr] = entry[1]
             undo.append(_rebinder(namespace, attr, value, entry[1]))
+    return undo
+
+
+def _rebind_class_attributes(replaced: dict[int, tuple[Any, Any]]) -> list[Callable[[], None]]:
+    """Classes that hold the originals as attributes: Python 3.10's ``pathlib`` calls
+    ``io.open``/``os.stat``... through ``_NormalAccessor`` class attributes bound at import."""
+    undo: list[Callable[[], None]] = []
+    pathlib = sys.modules.get("pathlib")
+    accessor = getattr(pathlib, "_NormalAccessor", None)
+    if accessor is None:
+        return undo
+    for attr, value in list(vars(accessor).items()):
+        entry = replaced.get(id(value))
+        if entry is None or entry[0] is not value:
+            continue
+        patched = staticmethod(entry[1])  # a plain function would bind the accessor as self
+        setattr(accessor, attr, patched)
+
+        def restore(attr: str = attr, value: Any = value, patched: Any = patched) -> None:
+            if vars(accessor).get(attr) is patched:
+                setattr(accessor, attr, value)
+
+        undo.append(restore)
     return undo
 
 
