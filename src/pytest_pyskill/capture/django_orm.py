@@ -231,7 +231,9 @@ def _accessor(parent_model: Any, child_model: Any) -> tuple[str, str]:
         if not field.is_relation or field.related_model is not child_model:
             continue
         if field.many_to_many:
-            name = field.name if field.concrete else field.get_accessor_name()
+            # The reverse side (ManyToManyRel) has an accessor name; the field itself its name
+            # (Django 6 no longer marks the field concrete, so ask for what exists).
+            name = field.get_accessor_name() if hasattr(field, "get_accessor_name") else field.name
             return name, "many-to-many"
         if field.one_to_many:
             name = field.get_accessor_name() if hasattr(field, "get_accessor_name") else field.name
