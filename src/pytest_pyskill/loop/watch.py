@@ -20,6 +20,8 @@ from ..model import UNKNOWN_SITE, CallSite, LoopEvent
 from .allow import BLOCK_ALLOWANCES, Allowance, Allowances
 
 MAX_LOOP_EVENTS = 2000
+# The watchdog's sample of a loop waiting in its selector: starved of the GIL, not blocked.
+IDLE_SITE = CallSite(())
 
 
 class LoopWatch:
@@ -152,8 +154,6 @@ class LoopWatch:
     ) -> None:
         if not self.watching or len(self.events) >= MAX_LOOP_EVENTS:
             return
-        from .watchdog import IDLE_SITE
-
         idle = sum(n for (site, _a), n in samples.items() if site is IDLE_SITE)
         if idle == sum(samples.values()) and (idle or busy is False):
             # Every sample found the loop idle, or (no samples) its thread hardly ran while the

@@ -28,12 +28,11 @@ from typing import Any
 from ..callsite import LIB
 from ..model import UNKNOWN_SITE, CallSite
 from .allow import DEFAULTS
-from .watch import LoopWatch
+from .watch import IDLE_SITE, LoopWatch
 
 _real_sleep = time.sleep
 _IMPORT_SITE = CallSite(())  # samples taken inside the import system (a first import)
 _IMPORT_ALLOWANCE = next(a.key for a in DEFAULTS if a.where == "importlib*")
-IDLE_SITE = CallSite(())  # samples of a loop waiting in its selector: starved, not blocked
 # Where an idle loop's thread sits: the selector's wait, or the loop's own run methods (uvloop's
 # wait is in C, below its run frames).
 _IDLE_FUNCTIONS = frozenset({"select", "poll", "_run_once", "run_forever", "run_until_complete"})

@@ -194,3 +194,14 @@ async def many_small_stalls():
 
 async def nap_long():
     time.sleep(0.25)  # a blocking call: reported as blocking-call, not also as a stall
+
+
+async def offloaded_chunks():
+    for _ in range(10):
+        await asyncio.to_thread(cpu, 0.04)  # other threads hold the GIL; the loop is free
+
+
+async def short_stalls():
+    for _ in range(10):
+        cpu(0.025)  # each below the 100 ms slow-callback threshold
+        await asyncio.sleep(0)
