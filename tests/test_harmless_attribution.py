@@ -231,9 +231,7 @@ def test_threads_of_earlier_tests_do_not_count(
     assert result.stdout.str().count(" - max-queries: 2 statements, budget is 1") == 3
 
 
-def test_threads_of_earlier_tests_under_randomly(
-    pytester: pytest.Pytester, tmp_path: Path
-) -> None:
+def test_threads_of_earlier_tests_under_randomly(pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytest.importorskip("randomly", reason="pytest-randomly is not installed")
     db = str(tmp_path / "poll.db")
     pytester.makepyfile(test_it=THREADS.format(db=db))

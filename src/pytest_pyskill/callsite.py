@@ -230,10 +230,7 @@ class Classifier:
         if type(mark) is _Operation:
             return mark.number
         number = next(self._operations)
-        try:
-            frame.f_trace = _Operation(number, mark)
-        except Exception:  # pragma: no cover - a frame that refuses: one operation per statement
-            pass
+        frame.f_trace = _Operation(number, mark)
         return number
 
     def _build(
