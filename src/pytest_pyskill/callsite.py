@@ -2,19 +2,24 @@
 
 A raw walk over ``f_back`` with a per-file cached classification; never ``inspect.stack()``
 (which reads source files for every frame). Frames are *library* (site-packages, the standard
-library, this plugin, generated code), *test* (test modules, ``conftest.py``, files under test
-directories) or *application* (everything else).
+library, this plugin, the interpreter's scripts such as the ``pytest`` console script, generated
+code, and every file outside the rootdir), *test* (test modules, ``conftest.py``, files under test
+directories, doctests) or *application* (everything else under the rootdir). Paths are reported
+relative to the rootdir, never absolute: the same project gives the same call sites however
+pytest was started and wherever the checkout lives.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from types import FrameType
+from typing import Any
 
 from .model import CallSite, Frame, FrameKind
 
@@ -26,9 +31,12 @@ TEST_DIR_NAMES = frozenset({"tests", "test", "testing"})
 # Where the code that is running now was awaited from, when the stack here cannot say: set by
 # capture around asgiref's ``sync_to_async`` (Django's async ORM runs each query on a worker
 # thread whose stack holds no user frame); the worker runs in a copy of the awaiting context.
-AWAITED_FROM: ContextVar[tuple[CallSite, FrameType | None] | None] = ContextVar(
+# (call site, operation number): nothing of the awaiting frame itself is kept.
+AWAITED_FROM: ContextVar[tuple[CallSite, int] | None] = ContextVar(
     "pyskill_awaited_from", default=None
 )
+# A doctest's examples run as code compiled from ``<doctest module.name[N]>``: they are tests.
+_DOCTEST = "<doctest "
 # Comprehensions run in place (their own frame before 3.12): report the enclosing function.
 _INLINE_SCOPES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
 
@@ -44,10 +52,42 @@ def _library_roots() -> tuple[str, ...]:
         if path.endswith(("site-packages", "dist-packages")):
             roots.add(os.path.realpath(path))
             roots.add(os.path.abspath(path))
+    # The interpreter's scripts (the ``pytest`` console script, ``django-admin``...): how pytest
+    # was started must not change whose statement it is.
+    scripts = {sysconfig.get_paths().get("scripts"), os.path.dirname(sys.executable)}
+    for prefix in {sys.prefix, sys.exec_prefix}:
+        scripts.update(os.path.join(prefix, name) for name in ("bin", "Scripts"))
+    for path in scripts:
+        if path:
+            roots.add(os.path.abspath(path))
     here = os.path.dirname(os.path.abspath(__file__))
     roots.add(here)
     roots.add(os.path.realpath(here))
     return tuple(sorted(r.rstrip(os.sep) + os.sep for r in roots))
+
+
+class _Operation:
+    """Marks one activation of an entry frame (see :meth:`Classifier.operation`).
+
+    Lives in the frame's ``f_trace`` slot, which CPython only calls when a Python-level trace
+    function runs; then it hands every event on to the trace function it replaced, so tracers
+    (debuggers, coverage's Python tracer) see exactly what they saw without it."""
+
+    __slots__ = ("number", "previous")
+
+    def __init__(self, number: int, previous: Callable[..., Any] | None) -> None:
+        self.number = number
+        self.previous = previous
+
+    def __call__(self, frame: FrameType, event: str, arg: object) -> object:
+        previous = self.previous
+        if previous is None:
+            return None
+        result = previous(frame, event, arg)
+        if result is None:
+            return None  # CPython keeps the frame's trace function as it is
+        self.previous = result
+        return self
 
 
 class Classifier:
@@ -74,6 +114,7 @@ class Classifier:
         self._relpaths: dict[str, str] = {}
         self._sites: dict[tuple[int, ...], tuple[CallSite, tuple[object, ...]]] = {}
         self._by_content: dict[tuple[Frame, ...], CallSite] = {}
+        self._operations = itertools.count(1)
 
     # -- files -----------------------------------------------------------------------------
     def kind_of(self, filename: str) -> int:
@@ -84,31 +125,40 @@ class Classifier:
         return kind
 
     def _classify(self, filename: str) -> int:
-        if not filename or filename.startswith("<"):
+        if not filename:
             return LIB
+        if filename.startswith("<"):
+            return TEST if filename.startswith(_DOCTEST) else LIB
         path = os.path.abspath(filename)
         if any(path.startswith(root) for root in self.library_roots):
             return LIB
+        if not path.startswith(self.rootdir.rstrip(os.sep) + os.sep):
+            return LIB  # outside the project: installed or vendored elsewhere, not its code
         base = os.path.basename(path)
         if base == "conftest.py" or any(fnmatch.fnmatch(base, p) for p in self.test_patterns):
             return TEST
         rel = self.relpath(path)
-        parts = rel.split(os.sep)[:-1]
+        parts = rel.split("/")[:-1]
         if any(part in TEST_DIR_NAMES for part in parts):
             return TEST
         return APP
 
     def relpath(self, filename: str) -> str:
+        """``filename`` relative to the rootdir, with ``/``: never an absolute path (a file
+        outside the rootdir is named by its base name; ``<doctest ...>`` names stay)."""
         rel = self._relpaths.get(filename)
         if rel is None:
-            path = os.path.abspath(filename)
-            try:
-                rel = os.path.relpath(path, self.rootdir)
-            except ValueError:  # another drive on Windows
-                rel = path
-            if rel.startswith(".." + os.sep):
-                rel = path
-            rel = rel.replace(os.sep, "/")
+            if filename.startswith("<"):
+                rel = filename
+            else:
+                path = os.path.abspath(filename)
+                try:
+                    rel = os.path.relpath(path, self.rootdir)
+                except ValueError:  # another drive on Windows
+                    rel = os.path.basename(path)
+                if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+                    rel = os.path.basename(path)
+                rel = rel.replace(os.sep, "/")
             self._relpaths[filename] = rel
         return rel
 
@@ -117,7 +167,7 @@ class Classifier:
         """The call site of ``frame`` (see :meth:`locate`)."""
         return self.locate(frame)[0]
 
-    def locate(self, frame: FrameType | None) -> tuple[CallSite, FrameType | None]:
+    def locate(self, frame: FrameType | None) -> tuple[CallSite, int]:
         """The user frames from ``frame`` outwards, up to and including the first test frame.
 
         Continues into the parent greenlet when the walk runs off the top of a greenlet (async
@@ -128,9 +178,10 @@ class Classifier:
         first time a chain is seen. The cache keeps those code objects alive, so their ids
         cannot be reused while the key exists.
 
-        Also returns the *entry* frame: the outermost application frame of the chain (the
-        function the test called), or the test frame when no application code is involved.
-        Statements under one activation of the entry frame belong to one operation.
+        Also returns the *operation*: the number of this activation of the entry frame (the
+        outermost application frame of the chain: the function the test called; or the test
+        frame when no application code is involved; 0 when there is no user frame). Statements
+        under one activation of the entry frame belong to one operation.
         """
         kinds = self._kinds
         key: list[int] = []
@@ -166,7 +217,21 @@ class Classifier:
         cached = self._sites.get(tkey)
         if cached is None:
             cached = self._build(tkey, user)
-        return cached[0], entry
+        return cached[0], self.operation(entry) if entry is not None else 0
+
+    def operation(self, frame: FrameType) -> int:
+        """The number of ``frame``'s activation, the same for as long as it runs.
+
+        Nothing of the frame is kept (its locals must die when it returns): the number lives in
+        the frame itself, in a marker in its ``f_trace`` slot. An address or a code object
+        cannot tell activations apart: the next call of the same function from a loop gets a
+        frame at the same address."""
+        mark = frame.f_trace
+        if type(mark) is _Operation:
+            return mark.number
+        number = next(self._operations)
+        frame.f_trace = _Operation(number, mark)
+        return number
 
     def _build(
         self, key: tuple[int, ...], user: list[FrameType]

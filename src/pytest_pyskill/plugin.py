@@ -74,6 +74,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     session = item.config.stash[SESSION]
     session.open(item)
+    # issue 11 item 8: threads started from here on are this test's (not later tests')
+    session.recorder.call_started()
     try:
         return (yield)
     finally:

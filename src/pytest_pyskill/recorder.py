@@ -1,19 +1,29 @@
 """The sink every capture module writes to, and the per-test window it fills.
 
 One :class:`Recorder` lives in the pytest config's stash for the whole session. While a test
-runs it holds an open :class:`Window`; statements sent from any thread of the process while the
-window is open belong to that test (pytest runs one test at a time per process; live-server and
-``sync_to_async`` threads run on behalf of the current test). Outside a window, capture is a
-single attribute check.
+runs it holds an open :class:`Window`; statements sent while the window is open belong to that
+test (pytest runs one test at a time per process; live-server and ``sync_to_async`` threads run
+on behalf of the current test), except:
+
+* the harness's own: a statement sent on the test's thread with no project frame on its stack
+  (Django ``TestCase`` set-up and tear-down, a plugin's fixture code) is not the test's;
+* an earlier test's: threads started during an earlier test's call phase and still alive (a
+  poller) do not count, unless the work carries the current test's context (a task, or
+  ``asyncio.to_thread`` / ``sync_to_async`` work handed to an old thread).
+
+Outside a window, capture is a single attribute check. Nothing of the user's (frames, locals,
+objects) is kept: operations are numbered by a marker in the frame itself.
 """
 
 from __future__ import annotations
 
 import threading
 import traceback
+import weakref
 from asyncio import events as _asyncio_events
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import FrameType
@@ -27,6 +37,11 @@ if TYPE_CHECKING:
     from .loop.watch import LoopWatch
 
 _get_running_loop = _asyncio_events._get_running_loop
+_get_ident = threading.get_ident
+# The serial of the window that was open when this context was created or last entered a test:
+# tasks, ``asyncio.to_thread`` and ``sync_to_async`` copy it, so work a test hands to a thread
+# started by an earlier test still counts for it. An int, never the window itself.
+_CURRENT: ContextVar[int] = ContextVar("pyskill_window", default=0)
 
 
 @dataclass(slots=True)
@@ -68,9 +83,13 @@ class Window:
     bounded by the number of distinct (shape, call site, database) groups.
     """
 
-    def __init__(self, nodeid: str, max_events: int) -> None:
+    def __init__(self, nodeid: str, max_events: int, serial: int = 0) -> None:
         self.nodeid = nodeid
         self.max_events = max_events
+        self.serial = serial
+        self.thread = _get_ident()  # the test's own thread
+        self.harness = 0  # statements of the test harness, not counted (see the module doc)
+        self.elsewhere = 0  # statements of earlier tests' threads, not counted
         self.events: list[StatementEvent] = []
         self.blocks: list[Block] = []
         self.started = perf_counter()
@@ -186,10 +205,11 @@ class Recorder:
         self.window: Window | None = None
         self.errors: list[str] = []
         self.sources: list[str] = []  # capture modules installed, for the header
-        # The entry frame of the latest statement, held (only until the next operation or the
-        # end of the test) so that its address cannot be reused by the next activation.
-        self._entry: FrameType | None = None
-        self._op = 0
+        self._serial = 0
+        # Threads started during an earlier test's call phase and still alive: ident -> a weak
+        # reference to the Thread (an ident is reused once its thread ends).
+        self._earlier: dict[int, weakref.ref[threading.Thread]] = {}
+        self._before: set[int] = set()  # thread idents alive when the call phase started
         # The call site of the latest statement: rows an ORM materialises right after a query
         # were fetched there, so "rows fetched at" needs no second walk up the stack.
         self.last_site: CallSite | None = None
@@ -205,15 +225,49 @@ class Recorder:
 
     # -- windows ---------------------------------------------------------------------------
     def open(self, nodeid: str) -> Window:
-        self.window = Window(nodeid, self.max_events)
-        self._entry = None
+        self._serial += 1
+        window = Window(nodeid, self.max_events, self._serial)
+        earlier = self._earlier
+        for ident, ref in list(earlier.items()):
+            thread = ref()
+            if thread is None or not thread.is_alive():
+                del earlier[ident]
+        earlier.pop(window.thread, None)  # the test's own thread always counts
+        _CURRENT.set(window.serial)
         self.last_site = None
-        return self.window
+        self.window = window
+        self.call_started()
+        return window
+
+    def call_started(self) -> None:
+        """The test's call phase starts: threads started from here on belong to this test (and
+        stop counting once it ends); threads started before (fixtures: a live server, a portal)
+        keep serving every test."""
+        self._before = {t.ident for t in threading.enumerate() if t.ident is not None}
+        window = self.window
+        if window is not None:
+            _CURRENT.set(window.serial)
 
     def close(self) -> Window | None:
         window, self.window = self.window, None
-        self._entry = None  # release the one frame held for operation tracking
+        if window is not None:
+            before = self._before
+            for thread in threading.enumerate():
+                ident = thread.ident
+                if ident is not None and ident not in before and ident != window.thread:
+                    self._earlier[ident] = weakref.ref(thread)
+        self._before = set()
+        self.last_site = None
         return window
+
+    def _from_earlier_test(self, ident: int, window: Window) -> bool:
+        """A statement on a thread an earlier test started, not on this test's behalf."""
+        ref = self._earlier.get(ident)
+        thread = ref() if ref is not None else None
+        if thread is None or threading.current_thread() is not thread:
+            self._earlier.pop(ident, None)  # that thread ended; its ident was reused
+            return False
+        return _CURRENT.get() != window.serial
 
     # -- the hot path ----------------------------------------------------------------------
     def record(
@@ -235,11 +289,15 @@ class Recorder:
         if window is None:
             return
         try:
-            site, entry = self.classifier.locate(frame)
+            ident = _get_ident()
+            if ident in self._earlier and self._from_earlier_test(ident, window):
+                window.elsewhere += 1
+                return
+            site, op = self.classifier.locate(frame)
+            if not site.frames and ident == window.thread:
+                window.harness += 1  # no project frame at all, on the test's thread
+                return
             self.last_site = site
-            if entry is not self._entry:
-                self._entry = entry
-                self._op += 1
             in_loop = _get_running_loop() is not None
             if in_loop and blocking:
                 loop = self.loop
@@ -254,13 +312,13 @@ class Recorder:
                 shape_of(sql),
                 executemany,
                 in_transaction,
-                threading.get_ident(),
+                ident,
                 in_loop,
                 duration,
                 site,
                 orm,
                 _safe_repr(params) if self.keep_params and params is not None else None,
-                self._op,
+                op,
                 unit,
             )
             window.add(event)
