@@ -68,6 +68,20 @@ def mask(text: str) -> str:
     return out
 
 
+def literals(text: str) -> tuple[Any, ...]:
+    """The values ``mask`` hides, as Python values (for ``--pyskill-show-params`` only)."""
+    values: list[Any] = []
+    for token in _LITERAL.findall(text):
+        if token[0] in "xX":
+            values.append(bytes.fromhex(token[2:-1]))
+        elif token[0] == "'":
+            values.append(token[1:-1].replace("''", "'"))
+        else:
+            number = float(token)
+            values.append(int(token) if number.is_integer() and token.lstrip("+-").isdigit() else number)
+    return tuple(values)
+
+
 def call_kind(frame: FrameType) -> str:
     """Which cursor method ``frame`` is calling right now: ``execute``, ``executemany`` or
     ``executescript`` ("execute" when the source does not say)."""
@@ -118,6 +132,7 @@ class _State:
 
 def _tracer(recorder: Recorder, state: _State) -> Callable[[str], None]:
     record = recorder.record
+    keep_params = recorder.keep_params
 
     def trace(text: str) -> None:
         try:
@@ -174,7 +189,7 @@ def _tracer(recorder: Recorder, state: _State) -> Callable[[str], None]:
                 0.0,
                 frame,
                 None,
-                None,
+                literals(text) if keep_params else None,
                 state.unit if (in_tx or state.in_tx) else None,
             )
         except Exception as exc:  # never let the plugin break a user's statement
