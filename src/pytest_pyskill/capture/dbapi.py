@@ -77,8 +77,7 @@ def literals(text: str) -> tuple[Any, ...]:
         elif token[0] == "'":
             values.append(token[1:-1].replace("''", "'"))
         else:
-            number = float(token)
-            values.append(int(token) if number.is_integer() and token.lstrip("+-").isdigit() else number)
+            values.append(int(token) if token.lstrip("+-").isdigit() else float(token))
     return tuple(values)
 
 
