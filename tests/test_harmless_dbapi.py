@@ -205,6 +205,13 @@ def test_a_trigger_does_not_multiply_a_statement(pyskill):
     assert [q.sql for q in pyskill.queries if q.shape.kind == "insert"] == [
         "INSERT INTO item (name) VALUES (?)"] * 2
 
+def test_executescript_statements_each_count(pyskill):
+    conn().executescript(
+        "INSERT INTO item (name) VALUES ('a'); INSERT INTO item (name) VALUES ('b');"
+    )
+    inserts = [q.sql.strip() for q in pyskill.queries if q.shape.kind == "insert"]
+    assert inserts == ["INSERT INTO item (name) VALUES (?);"] * 2
+
 def test_values_in_a_lookup_loop():
     per_row(conn(), ["secret-alpha", "secret-beta", "secret-gamma", "secret-delta"])
 

@@ -13,9 +13,12 @@ What the callback sees, and how it is read:
 - ``executemany`` fires it once per row: the call site's source (the call expression at the
   caller's instruction) says whether the statement came from ``executemany``; consecutive rows
   of one call are one batched event.
-- A trigger fires it again, with the same text, for each of its programs: an identical write
-  repeated from the same instruction of the same frame is not counted again (one limitation:
-  the same write with the same values in a tight loop on one line is counted once).
+- A trigger fires it again, with the same text, for each of its programs: on a table the
+  database was seen creating a trigger on (``CREATE TRIGGER`` through a traced connection), an
+  identical write repeated from the same instruction of the same frame is counted once. Limits:
+  triggers created elsewhere (another process, before the session) are not known, so their
+  programs count as statements; on a table with a known trigger, the same write with the same
+  values repeated from one line is counted once.
 - It fires before the statement runs and gives no duration (events carry 0.0).
 - The transaction state is followed from the statements themselves (the callback holds nothing
   of the connection: no reference, so no cycle and no delayed close).
@@ -41,6 +44,7 @@ from typing import Any
 
 from ..callsite import LIB
 from ..recorder import Recorder
+from ..sql import shape_of
 
 NAME = "dbapi"
 
@@ -51,6 +55,10 @@ _LITERAL = re.compile(
 # What Python's sqlite3 sends on its own before a statement in legacy transaction control.
 _DRIVER_BEGINS = frozenset({"BEGIN ", "BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"})
 _CALL = re.compile(r"\b(executemany|executescript|execute)\s*\(")
+_TRIGGER_ON = re.compile(
+    r"^\s*CREATE\s+(?:TEMP\w*\s+)?TRIGGER\b.*?\bON\s+(\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|[\w.]+)",
+    re.I | re.S,
+)
 _WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
 _MASK_LIMIT = 10_000
 _masked: dict[str, str] = {}
@@ -129,7 +137,9 @@ class _State:
         self.savepoints = 0  # depth, when a SAVEPOINT opened the transaction
 
 
-def _tracer(recorder: Recorder, state: _State) -> Callable[[str], None]:
+def _tracer(
+    recorder: Recorder, state: _State, triggers: dict[str, set[str]]
+) -> Callable[[str], None]:
     record = recorder.record
     keep_params = recorder.keep_params
 
@@ -157,6 +167,11 @@ def _tracer(recorder: Recorder, state: _State) -> Callable[[str], None]:
                 state.savepoints -= 1
                 if not state.savepoints:
                     state.in_tx, state.unit = False, None
+            elif word == "CREATE" and "TRIGGER" in text[:40].upper():
+                on = _TRIGGER_ON.match(text)
+                if on:
+                    table = on.group(1).strip('"`[]').split(".")[-1].lower()
+                    triggers.setdefault(state.database, set()).add(table)
             elif text.startswith("-- ") and "\n" not in text:
                 return  # a trigger program's marker (when expansion fell back to it)
             if state.begin_at is not None:
@@ -167,12 +182,12 @@ def _tracer(recorder: Recorder, state: _State) -> Callable[[str], None]:
             kind = "execute"
             if word in _WRITES:
                 kind = call_kind(frame)
-                key = (where[0], where[1], hash(text) if kind == "execute" else 0, kind)
+                key = (where[0], where[1], 0 if kind == "executemany" else hash(text), kind)
                 last, state.last = state.last, key
                 if kind == "executemany":
                     if last is not None and last[:2] == key[:2] and last[3] == kind:
                         return  # the next row of the same executemany
-                elif last == key:
+                elif last == key and _fires_triggers(text, triggers.get(state.database)):
                     return  # a trigger program of the statement just seen
             else:
                 state.last = None
@@ -195,6 +210,14 @@ def _tracer(recorder: Recorder, state: _State) -> Callable[[str], None]:
             recorder.internal_error("tracing a sqlite3 statement", exc)
 
     return trace
+
+
+def _fires_triggers(text: str, tables: set[str] | None) -> bool:
+    """Whether ``text`` writes to a table this database was seen creating a trigger on."""
+    if not tables:
+        return False
+    written = shape_of(mask(text)).tables
+    return bool(written) and written[0].split(".")[-1] in tables
 
 
 class _ModuleRef:
@@ -239,6 +262,7 @@ def _has_own_factory(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
 def install(recorder: Recorder) -> Callable[[], None]:
     kind_of = recorder.classifier.kind_of
     original = sqlite3.connect
+    triggers: dict[str, set[str]] = {}  # database -> tables with a trigger seen created
 
     def connect(*args: Any, **kwargs: Any) -> Any:
         conn = original(*args, **kwargs)
@@ -252,7 +276,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 database = args[0] if args else kwargs.get("database", "sqlite")
                 in_tx = bool(conn.in_transaction)  # autocommit=False opens one at once
                 state = _State(f"sqlite:{database}", in_tx, recorder.new_unit() if in_tx else None)
-                conn.set_trace_callback(_tracer(recorder, state))
+                conn.set_trace_callback(_tracer(recorder, state, triggers))
         except Exception as exc:
             recorder.internal_error("tracing a sqlite3 connection", exc)
         return conn
