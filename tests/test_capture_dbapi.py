@@ -24,10 +24,9 @@ import app
 
 def test_cursor_and_shortcuts_are_traced(tmp_path, pyskill):
     conn = app.work(str(tmp_path / "x.db"))
-    assert isinstance(conn, sqlite3.Connection)
-    # conn.commit() sends a COMMIT: transaction control, never counted by budgets.
-    assert [q.sql for q in pyskill.queries if q.shape.kind == "tcl"] == ["COMMIT"]
-    qs = [q for q in pyskill.queries if q.shape.kind != "tcl"]
+    assert type(conn) is sqlite3.Connection
+    # The driver's own BEGIN and conn.commit()'s COMMIT are not the user's statements.
+    qs = pyskill.queries
     assert [(q.shape.kind, q.executemany) for q in qs] == [
         ("ddl", False), ("insert", True), ("select", False), ("delete", False)]
     assert [q.sql for q in qs][1:3] == [
@@ -37,6 +36,17 @@ def test_cursor_and_shortcuts_are_traced(tmp_path, pyskill):
     assert [q.callsite.primary.line for q in qs] == [5, 7, 8, 10]
     # Python's sqlite3 opens a transaction implicitly before the INSERT.
     assert qs[2].in_transaction is True
+
+def test_explicit_transaction_control_is_a_statement(pyskill):
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("CREATE TABLE t (a)")
+    conn.execute("COMMIT")
+    with conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    assert [q.sql for q in pyskill.queries] == [
+        "BEGIN", "CREATE TABLE t (a)", "COMMIT", "INSERT INTO t VALUES (?)"]
+    assert [q.in_transaction for q in pyskill.queries][1:] == [True, True, False]
 
 def test_custom_factory_is_left_alone(pyskill):
     class Mine(sqlite3.Connection):
@@ -50,7 +60,7 @@ def test_custom_factory_is_left_alone(pyskill):
 
 def test_dbapi_capture(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(app=APP, test_it=TESTS)
-    run("-v").assert_outcomes(passed=2)
+    run("-v").assert_outcomes(passed=3)
 
 
 def test_sqlite3_connect_is_restored_after_the_run(pytester: pytest.Pytester, run) -> None:

@@ -19,6 +19,8 @@ What the callback sees, and how it is read:
   triggers created elsewhere (another process, before the session) are not known, so their
   programs count as statements; on a table with a known trigger, the same write with the same
   values repeated from one line is counted once.
+- It also fires for what the driver sends by itself (the implicit ``BEGIN``, the ``COMMIT`` of
+  ``conn.commit()``): those follow the transaction state but are not the user's statements.
 - It fires before the statement runs and gives no duration (events carry 0.0).
 - The transaction state is followed from the statements themselves (the callback holds nothing
   of the connection: no reference, so no cycle and no delayed close).
@@ -91,7 +93,8 @@ def literals(text: str) -> tuple[Any, ...]:
 
 def call_kind(frame: FrameType) -> str:
     """Which cursor method ``frame`` is calling right now: ``execute``, ``executemany`` or
-    ``executescript`` ("execute" when the source does not say)."""
+    ``executescript``; "other" for the connection's own ``commit()``, ``rollback()``,
+    ``with conn:`` (and when the source does not say)."""
     code, lasti = frame.f_code, frame.f_lasti
     kind = _kinds.get((code, lasti))
     if kind is None:
@@ -119,7 +122,7 @@ def _read_call(code: CodeType, lasti: int, lineno: int) -> str:
     if not text and 0 < lineno <= len(lines):
         text = lines[lineno - 1]
     match = _CALL.search(text)
-    return match.group(1) if match else "execute"
+    return match.group(1) if match else "other"
 
 
 class _State:
@@ -174,6 +177,8 @@ def _tracer(
                     triggers.setdefault(state.database, set()).add(table)
             elif text.startswith("-- ") and "\n" not in text:
                 return  # a trigger program's marker (when expansion fell back to it)
+            if word in ("BEGIN", "COMMIT", "END", "ROLLBACK") and call_kind(frame) == "other":
+                return  # commit(), rollback(), ``with conn:``: the driver's, not a statement
             if state.begin_at is not None:
                 # The statement the driver opened the transaction for: it ran outside one.
                 if state.begin_at == where:
