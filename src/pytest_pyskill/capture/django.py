@@ -13,10 +13,11 @@ import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter
+from types import FrameType
 from typing import Any
 
 from ..callsite import AWAITED_FROM
-from ..model import OrmContext
+from ..model import CallSite, OrmContext
 from ..recorder import Recorder
 
 NAME = "django"
@@ -114,6 +115,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
     return uninstall
 
 
+def awaited_from(recorder: Recorder, frame: FrameType) -> tuple[CallSite, FrameType | None]:
+    """Where a ``sync_to_async`` call was awaited from (a module-level seam, for tests)."""
+    return recorder.classifier.locate(frame)
+
+
 def _follow_sync_to_async(recorder: Recorder) -> Callable[[], None]:
     """Remember where ``sync_to_async`` was awaited from (reversibly): Django's async ORM
     (``aget``, ``acreate``, ``async for``...) runs each query on asgiref's worker thread, whose
@@ -123,16 +129,23 @@ def _follow_sync_to_async(recorder: Recorder) -> Callable[[], None]:
     except ImportError:  # pragma: no cover - asgiref ships with Django
         return lambda: None
     original = SyncToAsync.__call__
-    locate = recorder.classifier.locate
 
     async def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
         if recorder.window is None:
             return await original(self, *args, **kwargs)
-        token = AWAITED_FROM.set(locate(sys._getframe(1)))
+        token = None
+        try:
+            token = AWAITED_FROM.set(awaited_from(recorder, sys._getframe(1)))
+        except Exception as exc:  # the user's call goes ahead as without the plugin
+            recorder.internal_error("following sync_to_async", exc)
         try:
             return await original(self, *args, **kwargs)
         finally:
-            AWAITED_FROM.reset(token)
+            if token is not None:
+                try:
+                    AWAITED_FROM.reset(token)
+                except Exception as exc:
+                    recorder.internal_error("following sync_to_async", exc)
 
     __call__.__wrapped__ = original  # type: ignore[attr-defined]
     SyncToAsync.__call__ = __call__  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ import sys
 import weakref
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from types import FrameType
 from typing import Any
 
 from ..model import CallSite, OrmContext
@@ -32,7 +33,6 @@ def install(recorder: Recorder, current: ContextVar[OrmContext | None]) -> Calla
     from django.db.models.query import ModelIterable, QuerySet
     from django.db.models.query_utils import DeferredAttribute
 
-    classifier = recorder.classifier
     fetched: weakref.WeakKeyDictionary[Any, CallSite] = weakref.WeakKeyDictionary()
     patches: list[tuple[Any, str, Any]] = []
 
@@ -155,15 +155,24 @@ def install(recorder: Recorder, current: ContextVar[OrmContext | None]) -> Calla
         if recorder.window is None:
             yield from original_iter(self)
             return
+        rows = original_iter(self)
         site: CallSite | None = None
-        for obj in original_iter(self):
-            try:
-                if site is None:  # the query behind these rows has just run
-                    site = recorder.last_site or classifier.callsite(sys._getframe(1))
-                fetched[obj] = site
-            except TypeError:
-                pass
-            yield obj
+        tracking = True
+        try:
+            for obj in rows:
+                if tracking:
+                    try:
+                        if site is None:  # the query behind these rows has just run
+                            site = row_site(recorder, sys._getframe(1))
+                        fetched[obj] = site
+                    except TypeError:  # unhashable (unsaved) instances are not tracked
+                        pass
+                    except Exception as exc:  # the rows still go to the user, untracked
+                        recorder.internal_error("tracking where Django rows were fetched", exc)
+                        tracking = False
+                yield obj
+        finally:
+            rows.close()
 
     try:
         patch(ForwardManyToOneDescriptor, "get_object", forward)
@@ -177,7 +186,7 @@ def install(recorder: Recorder, current: ContextVar[OrmContext | None]) -> Calla
                 patch(contenttypes.GenericForeignKey, "__get__", generic)
             else:
                 patch(gfk_descriptor, "__get__", generic)
-            _hint_generic_managers(patches)
+            _hint_generic_managers(recorder, patches)
         patch(DeferredAttribute, "__get__", deferred)
         patch(QuerySet, "_fetch_all", related)
         patch(QuerySet, "count", related_count)
@@ -193,36 +202,56 @@ def install(recorder: Recorder, current: ContextVar[OrmContext | None]) -> Calla
     return lambda: _restore(patches)
 
 
-def _hint_generic_managers(patches: list[tuple[Any, str, Any]]) -> None:
+def row_site(recorder: Recorder, frame: FrameType) -> CallSite:
+    """Where the rows a queryset yields were fetched (a module-level seam, for tests)."""
+    return recorder.last_site or recorder.classifier.callsite(frame)
+
+
+def _hint_generic_managers(recorder: Recorder, patches: list[tuple[Any, str, Any]]) -> None:
     """GenericRelation managers filter by the parent without saying so in the queryset's hints
-    (Django's other related managers do): add the same ``instance`` hint, so a per-row
-    ``obj.comments.all()`` is recognised as a relation load. Routers see the hint Django's own
-    reverse managers already give them."""
+    (Django's other related managers do): add the same ``instance`` hint while a test window is
+    open, so a per-row ``obj.comments.all()`` is recognised as a relation load. Outside windows
+    (and after the run) the manager returns exactly what Django's does; the manager classes
+    Django caches get their own ``_apply_rel_filters`` back when capture is removed."""
     from django.contrib.contenttypes import fields
 
     original = fields.create_generic_related_manager
+    made: list[tuple[Any, Any, Any]] = []  # (manager class, Django's method, ours)
 
     @functools.wraps(original)
     def create(superclass: Any, rel: Any) -> Any:
         manager = original(superclass, rel)
         apply = manager._apply_rel_filters
 
+        @functools.wraps(apply)
         def hinted(self: Any, queryset: Any) -> Any:
             result = apply(self, queryset)
-            result._add_hints(instance=self.instance)
+            if recorder.window is not None:
+                try:
+                    result._add_hints(instance=self.instance)
+                except Exception as exc:
+                    recorder.internal_error("hinting a GenericRelation queryset", exc)
             return result
 
         manager._apply_rel_filters = hinted
+        made.append((manager, apply, hinted))
         return manager
 
     fields.create_generic_related_manager = create
     patches.append((fields, "create_generic_related_manager", original))
+    patches.append((made, "", None))  # restored by _restore: the cached manager classes
 
 
 def _restore(patches: list[tuple[Any, str, Any]]) -> None:
     while patches:
         owner, name, original = patches.pop()
-        setattr(owner, name, original)
+        if isinstance(owner, list):  # GenericRelation manager classes made while installed
+            for manager, apply, hinted in owner:
+                if manager.__dict__.get("_apply_rel_filters") is hinted:
+                    manager._apply_rel_filters = apply
+            owner.clear()
+        else:
+            setattr(owner, name, original)
 
 
 def _accessor(parent_model: Any, child_model: Any) -> tuple[str, str]:
