@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 
 from pytest_pyskill.callsite import Classifier
-from pytest_pyskill.loop import Allowances, LoopWatch
+from pytest_pyskill.loop import Allowances, LoopWatch, patches
 from pytest_pyskill.loop import install as install_loop
-from pytest_pyskill.loop import patches
 from pytest_pyskill.loop.watchdog import Watchdog
 from pytest_pyskill.wrapping import transparent
 
@@ -507,7 +506,7 @@ def test_the_watchdog_stops_for_a_fork_and_restarts_after(watch: LoopWatch) -> N
         if pid == 0:
             os._exit(0)
         seen.append(dog.running)  # stopped before the fork, not yet restarted
-        os.waitpid(pid, 0)
+        os.waitpid(pid, 0)  # noqa: ASYNC222 - the child exits at once
         await asyncio.sleep(0.02)
         seen.append(dog.running)  # restarted from the loop once the fork returned
 

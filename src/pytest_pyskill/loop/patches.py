@@ -260,10 +260,20 @@ class Patches:
             self._plan.append((owner, attr, original, entry[1], inherited))
         self._by_wrapper = {id(w): (o, w) for o, w in self._by_original.values()}
         # Early-bound names: module name -> (the module, weakly; {attribute: original}).
-        self._sites: dict[str, tuple[weakref.ref[types.ModuleType], dict[str, Any]]] = {}
+        self._sites: dict[
+            str, tuple[weakref.ref[types.ModuleType], dict[str, tuple[Any, Any]]]
+        ] = {}
         self._seen: set[str] = set()  # module names scanned
         self._modules_mark: tuple[int, str | None] = (-1, None)  # (len, newest name) at last scan
-        self._undo: list[Callable[[], None]] = []
+        # os.supports_* sets that hold an original: (the set, the wrapper to add).
+        self._supports: list[tuple[set[Any], Any]] = []
+        for set_name in _SUPPORTS:
+            members = getattr(os, set_name, None)
+            if isinstance(members, set):
+                self._supports.extend(
+                    (members, w) for o, w in self._by_original.values() if o in members
+                )
+        self._done = _Done()
         self.installed = False
 
     def wrapper_for(self, original: Any) -> Any:
@@ -275,30 +285,26 @@ class Patches:
         """Put every wrapper in place; on any error, undo what was done and raise."""
         if self.installed:
             return
-        self._undo = undo = []
+        # What was done, as data (undone in reverse order by _undo_all).
+        self._done = done = _Done()
         try:
-            for owner, attr, original, wrapper, inherited in self._plan:
-                current = (
-                    owner.__dict__.get(attr)
-                    if isinstance(owner, type)
-                    else getattr(owner, attr, None)
-                )
-                if inherited and current is None:
-                    current = original  # not overridden on the class itself
+            for entry in self._plan:
+                owner, attr, original, wrapper, inherited = entry
+                namespace = owner.__dict__  # a module's dict, or a class's (read-only) proxy
+                current = namespace.get(attr, original if inherited else None)
                 if current is not original and current is not wrapper:
                     continue  # someone else's replacement (a mock, pyfakefs): leave it
-                setattr(owner, attr, wrapper)
-                undo.append(_restorer(owner, attr, original, wrapper, inherited))
+                if type(namespace) is dict:
+                    namespace[attr] = wrapper
+                else:
+                    setattr(owner, attr, wrapper)
+                done.targets.append(entry)
             # os.supports_* sets hold the original functions; shutil.rmtree and friends check
             # membership to pick their safe fd-based code paths.
-            for set_name in _SUPPORTS:
-                members = getattr(os, set_name, None)
-                if not isinstance(members, set):
-                    continue
-                for original, wrapper in self._by_original.values():
-                    if original in members and wrapper not in members:
-                        members.add(wrapper)
-                        undo.append(_discarder(members, wrapper))
+            for members, wrapper in self._supports:
+                if wrapper not in members:
+                    members.add(wrapper)
+                    done.supports.append((members, wrapper))
             self._scan_new_modules()
             for mod_name, (ref, attrs) in list(self._sites.items()):
                 module = ref()
@@ -306,15 +312,14 @@ class Patches:
                 if namespace is None:
                     del self._sites[mod_name]
                     continue
-                for attr, original in attrs.items():
-                    wrapper = self._by_original[id(original)][1]
+                for attr, (original, wrapper) in attrs.items():
                     if namespace.get(attr) is original:
                         namespace[attr] = wrapper
-                        undo.append(_rebinder(namespace, attr, original, wrapper))
-            undo.extend(_rebind_class_attributes(self._by_original))
+                        done.sites.append((namespace, attr, original, wrapper))
+            done.other.extend(_rebind_class_attributes(self._by_original))
         except BaseException:
-            self._undo = []
-            _run_all(undo)
+            self._done = _Done()
+            done.undo()
             raise
         self.installed = True
 
@@ -324,13 +329,13 @@ class Patches:
         if not self.installed:
             return
         self.installed = False
-        undo, self._undo = self._undo, []
+        done, self._done = self._done, _Done()
         try:
             # Modules imported during the test bound the wrappers (``from time import sleep``):
             # point them back at the originals too, and remember them for the next test.
             self._scan_new_modules()
         finally:
-            _run_all(undo)
+            done.undo()
 
     def sweep(self) -> None:
         """At the end of the session: put the originals back wherever a wrapper is still found
@@ -365,21 +370,64 @@ class Patches:
                 items = list(namespace.items())
             except RuntimeError:  # pragma: no cover - a module mutated while we looked
                 continue
-            found: dict[str, Any] = {}
+            found: dict[str, tuple[Any, Any]] = {}
             for attr, value in items:
                 entry = by_id.get(id(value))
                 if entry is not None and entry[0] is value:
-                    found[attr] = value
+                    found[attr] = entry
                     continue
                 entry = wrappers.get(id(value))
                 if entry is not None and entry[1] is value:
                     # Bound while a test was watched: the original goes back now.
-                    found[attr] = entry[0]
+                    found[attr] = entry
                     if not self.installed:
                         namespace[attr] = entry[0]
             if found:
                 self._sites[mod_name] = (weakref.ref(module), found)
         self._modules_mark = mark
+
+
+class _Done:
+    """The changes one install made, undone last first; every one is tried, and the first
+    error is raised once all have been."""
+
+    __slots__ = ("other", "sites", "supports", "targets")
+
+    def __init__(self) -> None:
+        self.targets: list[tuple[Any, str, Any, Any, bool]] = []
+        self.supports: list[tuple[set[Any], Any]] = []
+        self.sites: list[tuple[dict[str, Any], str, Any, Any]] = []
+        self.other: list[Callable[[], None]] = []
+
+    def undo(self) -> None:
+        _run_all([self._targets, self._supports, self._sites, *self.other])
+
+    def _targets(self) -> None:
+        error: Exception | None = None
+        for owner, attr, original, wrapper, inherited in reversed(self.targets):
+            try:
+                namespace = owner.__dict__
+                if namespace.get(attr) is not wrapper:
+                    continue  # someone patched over us since: leave theirs in place
+                if inherited:
+                    delattr(owner, attr)
+                elif type(namespace) is dict:
+                    namespace[attr] = original
+                else:
+                    setattr(owner, attr, original)
+            except Exception as exc:  # keep restoring the rest
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def _sites(self) -> None:
+        for namespace, attr, original, wrapper in reversed(self.sites):
+            if namespace.get(attr) is wrapper:
+                namespace[attr] = original
+
+    def _supports(self) -> None:
+        for members, wrapper in reversed(self.supports):
+            members.discard(wrapper)
 
 
 def _run_all(steps: list[Callable[[], None]]) -> None:
@@ -409,10 +457,6 @@ def _restorer(
     return restore
 
 
-def _discarder(members: set[Any], wrapper: Any) -> Callable[[], None]:
-    return lambda: members.discard(wrapper)
-
-
 def _rebind_class_attributes(replaced: dict[int, tuple[Any, Any]]) -> list[Callable[[], None]]:
     """Classes that hold the originals as attributes: Python 3.10's ``pathlib`` calls
     ``io.open``/``os.stat``... through ``_NormalAccessor`` class attributes bound at import.
@@ -439,13 +483,3 @@ def _rebind_class_attributes(replaced: dict[int, tuple[Any, Any]]) -> list[Calla
         _run_all(undo)
         raise
     return undo
-
-
-def _rebinder(
-    namespace: dict[str, Any], attr: str, original: Any, wrapper: Any
-) -> Callable[[], None]:
-    def restore() -> None:
-        if namespace.get(attr) is wrapper:
-            namespace[attr] = original
-
-    return restore

@@ -109,7 +109,8 @@ class Watchdog:
                 if not self._loops:
                     stop = self._stop_locked()
             else:
-                self._loops[tid] = _LoopState(loop, clock=_cpu_clock())
+                # Running from now on: a ping sent late counts from here, not from before.
+                self._loops[tid] = _LoopState(loop, answered=perf_counter(), clock=_cpu_clock())
                 if self.watch.watching:
                     self._start_locked()
                 self._cond.notify()
@@ -153,7 +154,10 @@ class Watchdog:
             return
         self._restart_after_fork = False
         thread = threading.Thread(
-            target=self._run, args=(self._generation,), name="pyskill-loop-watchdog", daemon=True
+            target=self._run,
+            args=(self._generation, perf_counter()),
+            name="pyskill-loop-watchdog",
+            daemon=True,
         )
         self._thread = thread
         self.threads_started += 1
@@ -209,8 +213,10 @@ class Watchdog:
         self.watch.after_fork_in_child()
 
     # -- the watchdog thread ---------------------------------------------------------------
-    def _run(self, generation: int) -> None:
-        intended: float | None = None  # when this thread meant to wake up
+    def _run(self, generation: int, started: float) -> None:
+        # When this thread meant to wake up: its first check is due when it was started (the
+        # loop may hold the GIL before this thread first gets it).
+        intended: float | None = started
         while True:
             with self._cond:
                 while self._generation == generation and not (self._loops and self.watch.watching):
