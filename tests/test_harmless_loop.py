@@ -279,13 +279,15 @@ def test_lazy_modules_are_never_imported(pytester: pytest.Pytester) -> None:
     assert "internal error" not in out, out
 
 
-class _Unpatchable:
+class _Refuses(type):
+    def __setattr__(cls, name: str, value: object) -> None:
+        raise RuntimeError("injected failure")
+
+
+class _Unpatchable(metaclass=_Refuses):
     """A target owner that refuses the patch: the install fails there."""
 
-    fn = staticmethod(len)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise RuntimeError("injected failure")
+    fn = len
 
 
 def _snapshot(early: types.ModuleType) -> dict[str, Any]:
@@ -308,7 +310,7 @@ def test_a_failure_mid_install_leaves_nothing_patched(
     early.sleep = time.sleep  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, early.__name__, early)
     if where == "a target":
-        bad = (_Unpatchable(), "fn", "bad.fn", None, None)
+        bad = (_Unpatchable, "fn", "bad.fn", None, None)
         monkeypatch.setattr(patches, "targets", lambda: [*TARGETS[:5], bad, *TARGETS[5:]])
     else:
 

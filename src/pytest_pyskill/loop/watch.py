@@ -51,6 +51,7 @@ class LoopWatch:
         self.events = []
         self.used = Counter()
         self.test_allow = test_allow
+        self.watching = True  # first: a watchdog started below finds the window open
         for what, start, stop in self.on_open:
             if what in self._broken:
                 continue
@@ -61,7 +62,6 @@ class LoopWatch:
                 self.error(what, exc)
                 continue
             self._opened.append(stop)
-        self.watching = True
 
     def close(self) -> tuple[list[LoopEvent], Counter[str]]:
         self.watching = False
