@@ -10,6 +10,9 @@
    is recorded as a finding (the stack walk and the event).
 3. A task-switch-heavy async workload (thousands of tasks yielding to each other) with and
    without the watchdog pinging the loop. Target: under 5 %.
+4. Per test: opening and closing a test's window (the wrappers go in and come out again, with
+   the modules of a real suite loaded; target under 100 us), and ``asyncio.run`` of an empty
+   coroutine (the watchdog thread starts and is joined for each ``run_until_complete``).
 
 Alternates configurations round by round and reports medians (this VM is noisy: +-15 %).
 """
@@ -73,6 +76,36 @@ def in_loop_per_call(n: int) -> tuple[float, float]:
         b.close()
 
 
+def window_cost(watch: object, n: int) -> float:
+    """Microseconds per open+close of a test's window (nothing imported in between)."""
+    start = time.perf_counter()
+    for _ in range(n):
+        watch.open()  # type: ignore[attr-defined]
+        watch.close()  # type: ignore[attr-defined]
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def empty_run(n: int) -> float:
+    async def nothing() -> None:
+        pass
+
+    start = time.perf_counter()
+    for _ in range(n):
+        asyncio.run(nothing())
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def load_a_real_suites_modules() -> None:
+    import contextlib
+    import importlib
+
+    for name in ("django.db.models", "sqlalchemy.orm", "email.mime.text", "http.client",
+                 "xml.dom.minidom", "unittest.mock", "multiprocessing.pool", "decimal",
+                 "sqlite3", "pytest", "json", "logging.handlers", "urllib.request"):  # fmt: skip
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200_000)
@@ -96,13 +129,17 @@ def main() -> None:
     }
     in_loop: dict[str, list[float]] = {"plain send": [], "send": [], "recorded os.stat": []}
     switch: dict[str, list[float]] = {"plain": [], "watchdog": []}
+    per_test: dict[str, list[float]] = {"window": [], "run plain": [], "run watched": []}
+    load_a_real_suites_modules()
     for _ in range(args.rounds):
         for name, fn in calls.items():
             outside[name]["plain"].append(per_call(fn, args.n))
         in_loop["plain send"].append(in_loop_per_call(args.n)[0])
         switch["plain"].append(task_switches(args.tasks, args.switches))
+        per_test["run plain"].append(empty_run(200))
         watch, uninstall = install(classifier, Allowances(()), keep_detail=False)
         try:
+            per_test["window"].append(window_cost(watch, 2000))
             for name, fn in calls.items():
                 outside[name]["installed"].append(per_call(fn, args.n))
             watch.open()
@@ -113,6 +150,7 @@ def main() -> None:
             in_loop["recorded os.stat"].append(stat)
             watch.events.clear()
             switch["watchdog"].append(task_switches(args.tasks, args.switches))
+            per_test["run watched"].append(empty_run(200))
             watch.close()
         finally:
             uninstall()
@@ -156,6 +194,15 @@ def main() -> None:
         "plain_s": round(plain_s, 4),
         "watchdog_s": round(dog_s, 4),
         "ratio": round(ratio, 4),
+    }
+    window, run_plain, run_watched = (med(per_test[k]) for k in per_test)
+    print(f"per test: window open+close {window:.1f} us ({len(sys.modules)} modules loaded); "
+          f"asyncio.run(empty): plain {run_plain:.0f} us, watched {run_watched:.0f} us "
+          f"(+{run_watched - run_plain:.0f})")  # fmt: skip
+    result["per_test"] = {
+        "window_open_close_us": round(window, 1),
+        "asyncio_run_plain_us": round(run_plain, 1),
+        "asyncio_run_watched_us": round(run_watched, 1),
     }
     if args.json:
         with open(args.json, "w") as f:

@@ -1,8 +1,10 @@
 """Event-loop watching: blocking calls made on a loop's thread, and stalls of the loop.
 
-``install()`` wraps the blocking functions (:mod:`.patches`) and starts routing loops to the
-watchdog (:mod:`.watchdog`); both write to one :class:`~.watch.LoopWatch`. Everything is undone
-by the returned function.
+``install()`` builds the wrappers of the blocking functions (:mod:`.patches`), put in place
+only while a test is watched (``LoopWatch.open``/``close``), and routes loops starting and
+stopping to the watchdog (:mod:`.watchdog`), whose thread runs only while a watched loop runs;
+both write to one :class:`~.watch.LoopWatch`. Everything is undone by the returned function;
+if a step fails, the steps before it are undone and the error is raised once.
 """
 
 from __future__ import annotations
@@ -31,16 +33,38 @@ def install(
 
     watch = LoopWatch(classifier, allowances, keep_detail)
     undo: list[Callable[[], None]] = []
-    if blocking:
-        undo.append(patches.install(watch))
-    if stalls:
-        dog = Watchdog(watch, FLOOR, TICK)
-        watch.on_open = dog.wake
-        undo.append(watchdog.install(dog))
+    try:
+        if blocking:
+            wrappers = patches.Patches(watch)
+            watch.on_open.append(
+                ("installing the blocking-call wrappers", wrappers.install, wrappers.uninstall)
+            )
+            undo.append(wrappers.sweep)
+        if stalls:
+            dog = Watchdog(watch, FLOOR, TICK)
+            undo.append(dog.close)
+            undo.append(watchdog.install(dog))
+            watch.on_open.append(
+                ("starting the loop watchdog", dog.window_opened, dog.window_closed)
+            )
+    except BaseException:
+        _undo_all(undo)
+        raise
 
     def uninstall() -> None:
-        watch.watching = False
-        for step in reversed(undo):
-            step()
+        watch.close()
+        watch.on_open = []
+        _undo_all(undo)
 
     return watch, uninstall
+
+
+def _undo_all(steps: list[Callable[[], None]]) -> None:
+    error: BaseException | None = None
+    for step in reversed(steps):
+        try:
+            step()
+        except Exception as exc:  # keep undoing the rest
+            error = error or exc
+    if error is not None:
+        raise error

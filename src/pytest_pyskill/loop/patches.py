@@ -1,23 +1,34 @@
 """Reversible wrappers on the functions that block a thread: sleeps, file and socket I/O,
 subprocess waits, thread-synchronisation waits, ``input()``.
 
+The wrappers are in place only while a test is watched (:meth:`Patches.install` when its
+window opens, :meth:`Patches.uninstall` when it closes): between tests, and in runs where no test
+is watched, every patched name holds its original. A wrapper kept past its window (``self.sleep =
+time.sleep`` inside a test) still works: it calls the original.
+
 Each wrapper first reads one flag (is a test being watched?) and asks
 ``asyncio._get_running_loop()`` (a C call) whether this thread runs an event loop; everything
 else calls straight through. Worker threads (``to_thread``, executors, ``sync_to_async``) have
 no running loop, so they are never flagged.
 
-Names bound before the plugin started (``from time import sleep`` in a module imported by a
-conftest) are found by scanning loaded modules for the original function objects; each
-replaced attribute is put back on uninstall. No audit hook is used: it can never be removed,
-and it would fire on every ``sys._getframe``.
+Module-level functions are replaced by :func:`~pytest_pyskill.wrapping.transparent` objects
+(they never bind as methods and pickle as the originals do); methods of classes by functions
+that bind, as the originals do.
+
+Names bound early (``from time import sleep`` in a module) are found by scanning loaded modules
+for the original function objects: every module once, then only modules imported since the last
+scan. Module attributes are read through the module's ``__dict__`` (never ``getattr``, which
+would make a ``LazyLoader`` module import itself). No audit hook is used: it can never be
+removed, and it would fire on every ``sys._getframe``.
+
+Installing is atomic: if a step fails, the steps done so far are undone before the error goes
+on to the caller (which reports it as one internal error).
 """
 
 from __future__ import annotations
 
 import builtins
 import concurrent.futures
-import contextlib
-import functools
 import io
 import os
 import queue
@@ -26,10 +37,13 @@ import subprocess
 import sys
 import threading
 import time
+import types
+import weakref
 from asyncio import events as _asyncio_events
 from collections.abc import Callable
 from typing import Any
 
+from ..wrapping import method_wrapper, transparent
 from .watch import LoopWatch
 
 _get_running_loop = _asyncio_events._get_running_loop
@@ -180,65 +194,252 @@ def targets() -> list[Target]:
 def _wrapper(
     watch: LoopWatch,
     name: str,
-    original: Callable[..., Any],
+    original: Any,
     guard: Guard | None,
     detail: Callable[[tuple[Any, ...]], str] | None,
-) -> Callable[..., Any]:
+    owner: Any,
+    attr: str,
+) -> Any:
     get_loop = _get_running_loop
     timed = watch.timed
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
         if watch.watching and get_loop() is not None and (guard is None or guard(args, kwargs)):
             return timed(name, original, args, kwargs, detail)
         return original(*args, **kwargs)
 
-    try:
-        functools.update_wrapper(wrapper, original)
-    except (AttributeError, TypeError):  # pragma: no cover - builtins without some attributes
-        wrapper.__wrapped__ = original  # type: ignore[attr-defined]
-    return wrapper
+    if isinstance(owner, type):
+        return method_wrapper(original, call, owner, attr)  # looked up on instances: binds
+    return transparent(original, call)
 
 
 _SUPPORTS = ("supports_dir_fd", "supports_fd", "supports_follow_symlinks", "supports_effective_ids")
+_SKIP_MODULES = frozenset({"builtins", "io", "os", "time", "socket", "posix", "nt", "_io"})
 
 
-def install(watch: LoopWatch) -> Callable[[], None]:
-    """Wrap every target; returns the function that puts every original back."""
-    undo: list[Callable[[], None]] = []
-    replaced: dict[int, tuple[Any, Any]] = {}  # id(original) -> (original, wrapper)
-    for owner, attr, name, guard, detail in targets():
-        original = owner.__dict__.get(attr) if isinstance(owner, type) else getattr(owner, attr)
-        if original is None and isinstance(owner, type):
-            original = getattr(owner, attr, None)  # inherited from a C base (socket methods)
-            inherited = True
-        else:
+def _namespace(module: Any) -> dict[str, Any] | None:
+    """A loaded module's ``__dict__``, read without running any of its code: a ``LazyLoader``
+    module (or any module class with its own ``__getattribute__``) is not loaded by this.
+    None for objects in ``sys.modules`` that are not modules, and for built-in and frozen
+    modules (they keep the C originals: the import system uses them)."""
+    if not issubclass(type(module), types.ModuleType):
+        return None
+    try:
+        namespace = object.__getattribute__(module, "__dict__")
+    except Exception:  # pragma: no cover - a module type without a __dict__
+        return None
+    if not isinstance(namespace, dict) or namespace.get("__file__") is None:
+        return None
+    return namespace
+
+
+class Patches:
+    """The wrappers for every target (built once) and the means to put them in place for one
+    watched test and take them out again."""
+
+    def __init__(self, watch: LoopWatch) -> None:
+        self.watch = watch
+        # (owner, attribute, original, wrapper, inherited from a base class)
+        self._plan: list[tuple[Any, str, Any, Any, bool]] = []
+        self._by_original: dict[int, tuple[Any, Any]] = {}  # id(original) -> (original, wrapper)
+        for owner, attr, name, guard, detail in targets():
             inherited = False
-        if original is None:
-            continue
-        previous = replaced.get(id(original))
-        wrapper = previous[1] if previous else _wrapper(watch, name, original, guard, detail)
-        replaced[id(original)] = (original, wrapper)
-        setattr(owner, attr, wrapper)
-        undo.append(_restorer(owner, attr, original, wrapper, inherited))
-    # os.supports_* sets hold the original functions; shutil.rmtree and friends check
-    # membership to pick their safe fd-based code paths.
-    for set_name in _SUPPORTS:
-        members = getattr(os, set_name, None)
-        if not isinstance(members, set):
-            continue
-        for original, wrapper in replaced.values():
-            if original in members:
-                members.add(wrapper)
-                undo.append(functools.partial(members.discard, wrapper))
-    undo.extend(_rebind_early_names(replaced))
-    undo.extend(_rebind_class_attributes(replaced))
+            if isinstance(owner, type):
+                original = owner.__dict__.get(attr)
+                if original is None:
+                    original = getattr(owner, attr, None)  # from a C base (socket methods)
+                    inherited = True
+            else:
+                original = getattr(owner, attr, None)
+            if original is None:
+                continue
+            entry = self._by_original.get(id(original))
+            if entry is None:
+                wrapper = _wrapper(watch, name, original, guard, detail, owner, attr)
+                entry = self._by_original[id(original)] = (original, wrapper)
+            self._plan.append((owner, attr, original, entry[1], inherited))
+        self._by_wrapper = {id(w): (o, w) for o, w in self._by_original.values()}
+        # Early-bound names: module name -> (the module, weakly; {attribute: original}).
+        self._sites: dict[
+            str, tuple[weakref.ref[types.ModuleType], dict[str, tuple[Any, Any]]]
+        ] = {}
+        self._seen: set[str] = set()  # module names scanned
+        self._modules_mark: tuple[int, str | None] = (-1, None)  # (len, newest name) at last scan
+        # os.supports_* sets that hold an original: (the set, the wrapper to add).
+        self._supports: list[tuple[set[Any], Any]] = []
+        for set_name in _SUPPORTS:
+            members = getattr(os, set_name, None)
+            if isinstance(members, set):
+                self._supports.extend(
+                    (members, w) for o, w in self._by_original.values() if o in members
+                )
+        self._done = _Done()
+        self.installed = False
 
-    def uninstall() -> None:
-        for step in reversed(undo):
-            with contextlib.suppress(Exception):  # keep restoring the rest
-                step()
+    def wrapper_for(self, original: Any) -> Any:
+        entry = self._by_original.get(id(original))
+        return entry[1] if entry is not None and entry[0] is original else None
 
-    return uninstall
+    # -- install / uninstall ---------------------------------------------------------------
+    def install(self) -> None:
+        """Put every wrapper in place; on any error, undo what was done and raise."""
+        if self.installed:
+            return
+        # What was done, as data (undone in reverse order by _undo_all).
+        self._done = done = _Done()
+        try:
+            for entry in self._plan:
+                owner, attr, original, wrapper, inherited = entry
+                namespace = owner.__dict__  # a module's dict, or a class's (read-only) proxy
+                current = namespace.get(attr, original if inherited else None)
+                if current is not original and current is not wrapper:
+                    continue  # someone else's replacement (a mock, pyfakefs): leave it
+                if type(namespace) is dict:
+                    namespace[attr] = wrapper
+                else:
+                    setattr(owner, attr, wrapper)
+                done.targets.append(entry)
+            # os.supports_* sets hold the original functions; shutil.rmtree and friends check
+            # membership to pick their safe fd-based code paths.
+            for members, wrapper in self._supports:
+                if wrapper not in members:
+                    members.add(wrapper)
+                    done.supports.append((members, wrapper))
+            self._scan_new_modules()
+            for mod_name, (ref, attrs) in list(self._sites.items()):
+                module = ref()
+                namespace = _namespace(module) if module is not None else None
+                if namespace is None:
+                    del self._sites[mod_name]
+                    continue
+                for attr, (original, wrapper) in attrs.items():
+                    if namespace.get(attr) is original:
+                        namespace[attr] = wrapper
+                        done.sites.append((namespace, attr, original, wrapper))
+            done.other.extend(_rebind_class_attributes(self._by_original))
+        except BaseException:
+            self._done = _Done()
+            done.undo()
+            raise
+        self.installed = True
+
+    def uninstall(self) -> None:
+        """Put every original back (those someone else replaced since stay theirs). Raises the
+        first error after trying every step."""
+        if not self.installed:
+            return
+        self.installed = False
+        done, self._done = self._done, _Done()
+        try:
+            # Modules imported during the test bound the wrappers (``from time import sleep``):
+            # point them back at the originals too, and remember them for the next test.
+            self._scan_new_modules()
+        finally:
+            done.undo()
+
+    def sweep(self) -> None:
+        """At the end of the session: put the originals back wherever a wrapper is still found
+        at a target (a fixture that restored its own patch after the test's window closed
+        restores the wrapper it had found)."""
+        self.uninstall()
+        steps = [
+            _restorer(owner, attr, original, wrapper, inherited)
+            for owner, attr, original, wrapper, inherited in self._plan
+        ]
+        _run_all(steps)
+
+    # -- early-bound names -----------------------------------------------------------------
+    def _scan_new_modules(self) -> None:
+        modules = sys.modules
+        newest = next(reversed(modules), None)  # sys.modules keeps import order
+        mark = (len(modules), newest)
+        if mark == self._modules_mark:
+            return  # nothing imported since the last scan
+        by_id = self._by_original
+        wrappers = self._by_wrapper
+        for mod_name, module in list(modules.items()):
+            if mod_name in self._seen:
+                continue
+            self._seen.add(mod_name)
+            if mod_name in _SKIP_MODULES or mod_name.startswith("pytest_pyskill"):
+                continue
+            namespace = _namespace(module)
+            if namespace is None:
+                continue
+            try:
+                items = list(namespace.items())
+            except RuntimeError:  # pragma: no cover - a module mutated while we looked
+                continue
+            found: dict[str, tuple[Any, Any]] = {}
+            for attr, value in items:
+                entry = by_id.get(id(value))
+                if entry is not None and entry[0] is value:
+                    found[attr] = entry
+                    continue
+                entry = wrappers.get(id(value))
+                if entry is not None and entry[1] is value:
+                    # Bound while a test was watched: the original goes back now.
+                    found[attr] = entry
+                    if not self.installed:
+                        namespace[attr] = entry[0]
+            if found:
+                self._sites[mod_name] = (weakref.ref(module), found)
+        self._modules_mark = mark
+
+
+class _Done:
+    """The changes one install made, undone last first; every one is tried, and the first
+    error is raised once all have been."""
+
+    __slots__ = ("other", "sites", "supports", "targets")
+
+    def __init__(self) -> None:
+        self.targets: list[tuple[Any, str, Any, Any, bool]] = []
+        self.supports: list[tuple[set[Any], Any]] = []
+        self.sites: list[tuple[dict[str, Any], str, Any, Any]] = []
+        self.other: list[Callable[[], None]] = []
+
+    def undo(self) -> None:
+        _run_all([self._targets, self._supports, self._sites, *self.other])
+
+    def _targets(self) -> None:
+        error: Exception | None = None
+        for owner, attr, original, wrapper, inherited in reversed(self.targets):
+            try:
+                namespace = owner.__dict__
+                if namespace.get(attr) is not wrapper:
+                    continue  # someone patched over us since: leave theirs in place
+                if inherited:
+                    delattr(owner, attr)
+                elif type(namespace) is dict:
+                    namespace[attr] = original
+                else:
+                    setattr(owner, attr, original)
+            except Exception as exc:  # keep restoring the rest
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def _sites(self) -> None:
+        for namespace, attr, original, wrapper in reversed(self.sites):
+            if namespace.get(attr) is wrapper:
+                namespace[attr] = original
+
+    def _supports(self) -> None:
+        for members, wrapper in reversed(self.supports):
+            members.discard(wrapper)
+
+
+def _run_all(steps: list[Callable[[], None]]) -> None:
+    """Run every undo step, last first; raise the first error once all have run."""
+    error: BaseException | None = None
+    for step in reversed(steps):
+        try:
+            step()
+        except Exception as exc:  # keep restoring the rest
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 def _restorer(
@@ -256,60 +457,29 @@ def _restorer(
     return restore
 
 
-_SKIP_MODULES = frozenset({"builtins", "io", "os", "time", "socket", "posix", "nt", "_io"})
-
-
-def _rebind_early_names(replaced: dict[int, tuple[Any, Any]]) -> list[Callable[[], None]]:
-    """Module attributes bound to an original before we started (``from time import sleep``):
-    point them at the wrapper too."""
+def _rebind_class_attributes(replaced: dict[int, tuple[Any, Any]]) -> list[Callable[[], None]]:
+    """Classes that hold the originals as attributes: Python 3.10's ``pathlib`` calls
+    ``io.open``/``os.stat``... through ``_NormalAccessor`` class attributes bound at import.
+    The wrappers do not bind, so they go in as the builtins were."""
     undo: list[Callable[[], None]] = []
-    for mod_name, module in list(sys.modules.items()):
-        if mod_name in _SKIP_MODULES or mod_name.startswith("pytest_pyskill"):
-            continue
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict) or getattr(module, "__file__", None) is None:
-            continue  # built-in and frozen modules keep the C originals (importlib uses them)
-        try:
-            items = list(namespace.items())
-        except RuntimeError:  # pragma: no cover - a module mutated while we looked
-            continue
-        for attr, value in items:
+    pathlib = sys.modules.get("pathlib")
+    accessor = pathlib.__dict__.get("_NormalAccessor") if pathlib is not None else None
+    if accessor is None:
+        return undo
+    try:
+        for attr, value in list(vars(accessor).items()):
             entry = replaced.get(id(value))
             if entry is None or entry[0] is not value:
                 continue
-            namespace[attr] = entry[1]
-            undo.append(_rebinder(namespace, attr, value, entry[1]))
+            wrapper = entry[1]
+            setattr(accessor, attr, wrapper)
+
+            def restore(attr: str = attr, value: Any = value, wrapper: Any = wrapper) -> None:
+                if vars(accessor).get(attr) is wrapper:
+                    setattr(accessor, attr, value)
+
+            undo.append(restore)
+    except BaseException:
+        _run_all(undo)
+        raise
     return undo
-
-
-def _rebind_class_attributes(replaced: dict[int, tuple[Any, Any]]) -> list[Callable[[], None]]:
-    """Classes that hold the originals as attributes: Python 3.10's ``pathlib`` calls
-    ``io.open``/``os.stat``... through ``_NormalAccessor`` class attributes bound at import."""
-    undo: list[Callable[[], None]] = []
-    pathlib = sys.modules.get("pathlib")
-    accessor = getattr(pathlib, "_NormalAccessor", None)
-    if accessor is None:
-        return undo
-    for attr, value in list(vars(accessor).items()):
-        entry = replaced.get(id(value))
-        if entry is None or entry[0] is not value:
-            continue
-        patched = staticmethod(entry[1])  # a plain function would bind the accessor as self
-        setattr(accessor, attr, patched)
-
-        def restore(attr: str = attr, value: Any = value, patched: Any = patched) -> None:
-            if vars(accessor).get(attr) is patched:
-                setattr(accessor, attr, value)
-
-        undo.append(restore)
-    return undo
-
-
-def _rebinder(
-    namespace: dict[str, Any], attr: str, original: Any, wrapper: Any
-) -> Callable[[], None]:
-    def restore() -> None:
-        if namespace.get(attr) is wrapper:
-            namespace[attr] = original
-
-    return restore

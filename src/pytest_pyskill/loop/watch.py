@@ -1,8 +1,8 @@
 """The sink the blocking-call patches and the watchdog write to while a test is watched.
 
-One :class:`LoopWatch` per session. ``watching`` is the one flag every patched call reads first;
-outside a test (or with both loop rules off) a patched call costs that check and a call to the
-original.
+One :class:`LoopWatch` per session. ``open()`` puts the blocking-call wrappers in place and
+``close()`` takes them out (``on_open``/``on_close`` steps, set by :func:`..install`); between
+tests nothing is patched. ``watching`` is the one flag every wrapper reads first.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from time import perf_counter
 from types import FrameType
 from typing import Any
@@ -34,25 +35,62 @@ class LoopWatch:
         self.used: Counter[str] = Counter()  # allowance key -> uses in the current test
         self.test_allow: tuple[Allowance, ...] = ()
         self.tick = 0.01  # the watchdog's period, seconds (set by the watchdog)
-        self.on_open: Callable[[], None] | None = None  # wakes the watchdog
+        # Steps run when a window opens (in order) and closes (in reverse order): the patches,
+        # the watchdog. A step that fails to open is reported once and not tried again.
+        self.on_open: list[tuple[str, Callable[[], None], Callable[[], None]]] = []
+        self._opened: list[Callable[[], None]] = []
+        self._broken: set[str] = set()
         self.on_error: Callable[[str, BaseException], None] | None = None
         self._inside: set[int] = set()  # threads inside a timed call (nested calls count once)
         self._lock = threading.Lock()
 
     # -- test windows ----------------------------------------------------------------------
     def open(self, test_allow: tuple[Allowance, ...] = ()) -> None:
+        if self.watching:
+            self.close()
         self.events = []
         self.used = Counter()
         self.test_allow = test_allow
-        self.watching = True
-        if self.on_open is not None:
-            self.on_open()
+        self.watching = True  # first: a watchdog started below finds the window open
+        for what, start, stop in self.on_open:
+            if what in self._broken:
+                continue
+            try:
+                start()
+            except Exception as exc:  # the step undid itself; the test runs unwatched by it
+                self._broken.add(what)
+                self.error(what, exc)
+                continue
+            self._opened.append(stop)
 
     def close(self) -> tuple[list[LoopEvent], Counter[str]]:
         self.watching = False
+        opened, self._opened = self._opened, []
+        for stop in reversed(opened):
+            try:
+                stop()
+            except Exception as exc:
+                self.error("closing the event-loop watch", exc)
         events, used = self.events, self.used
         self.events, self.used, self.test_allow = [], Counter(), ()
         return events, used
+
+    @contextmanager
+    def unrecorded(self) -> Iterator[None]:
+        """Blocking calls made by this thread inside the block are the plugin's own."""
+        tid = threading.get_ident()
+        if tid in self._inside:
+            yield
+            return
+        self._inside.add(tid)
+        try:
+            yield
+        finally:
+            self._inside.discard(tid)
+
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = set()
 
     def error(self, where: str, exc: BaseException) -> None:
         if self.on_error is not None:

@@ -10,14 +10,25 @@ durations come from ``time.perf_counter`` (freezegun and time-machine fake the l
 A ping is a ``call_soon_threadsafe`` callback; the time until it runs is how long the loop could
 not run anything. Pings go out one tick apart, so a stall's reported duration is short by at most
 about a tick.
+
+The thread lives only while a test is watched and a loop it knows runs: it starts when a loop
+starts running in a watched test (or when the test's window opens while a loop runs), and is
+stopped and joined when the last loop stops running (``asyncio.run`` has returned with no pyskill
+thread left) and when the window closes, so a before/after ``threading.enumerate()`` check
+around a test or an ``asyncio.run`` never sees it. Forks are safe: a ``before`` fork hook stops
+and joins it (the child inherits no lock held by it, and Python 3.12+'s "process is
+multi-threaded" warning, which counts threads after the fork, does not count it); the parent
+restarts it from the loop once ``os.fork()`` has returned, the child starts afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
+import weakref
 from asyncio import events as _asyncio_events
 from collections import Counter
 from collections.abc import Callable
@@ -27,10 +38,14 @@ from typing import Any
 
 from ..callsite import LIB
 from ..model import UNKNOWN_SITE, CallSite
+from ..wrapping import transparent
 from .allow import DEFAULTS
 from .watch import IDLE_SITE, LoopWatch
 
-_real_sleep = time.sleep
+# The originals, whatever is patched while the watchdog runs (the thread's own waits are never
+# blocking calls of the test).
+_cond_wait = threading.Condition.wait
+_thread_join = threading.Thread.join
 _IMPORT_SITE = CallSite(())  # samples taken inside the import system (a first import)
 _IMPORT_ALLOWANCE = next(a.key for a in DEFAULTS if a.where == "importlib*")
 # Where an idle loop's thread sits: the selector's wait, or the loop's own run methods (uvloop's
@@ -74,49 +89,140 @@ class Watchdog:
         self._loops: dict[int, _LoopState] = {}
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._generation = 0  # a thread runs while this is the value it started with
         self._closed = False
+        self._restart_after_fork = False
+        self.threads_started = 0  # for tests: how many times the thread was started
+        _FORK_HOOKS.add(self)
 
     # -- loops starting and stopping (on the loop's thread) --------------------------------
     def loop_running(self, loop: Any) -> None:
         if self._closed:
             return
         tid = threading.get_ident()
+        stop: threading.Thread | None = None
         with self._cond:
             if loop is None:
                 state = self._loops.pop(tid, None)
                 if state is not None and state.sent is not None:
                     self._answer(tid, state, perf_counter())
-                return
-            self._loops[tid] = _LoopState(loop, clock=_cpu_clock())
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="pyskill-loop-watchdog", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
+                if not self._loops:
+                    stop = self._stop_locked()
+            else:
+                # Running from now on: a ping sent late counts from here, not from before.
+                self._loops[tid] = _LoopState(loop, answered=perf_counter(), clock=_cpu_clock())
+                if self.watch.watching:
+                    self._start_locked()
+                self._cond.notify()
+        self._join(stop)
 
-    def wake(self) -> None:
+    # -- test windows (on the test's thread) ------------------------------------------------
+    def window_opened(self) -> None:
+        """A test's window opened: watch the loops already running (a loop on a thread of its
+        own, started before the test)."""
         with self._cond:
-            self._cond.notify()
+            for tid, state in list(self._loops.items()):
+                if not _is_running(state.loop):
+                    del self._loops[tid]  # stopped while nobody tracked it
+                else:
+                    self._forget_ping(state)
+            if self._loops and not self._closed:
+                self._start_locked()
+
+    def window_closed(self) -> None:
+        with self._cond:
+            for state in self._loops.values():
+                self._forget_ping(state)  # its answer would count against the next test
+            stop = self._stop_locked()
+        self._join(stop)
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._loops.clear()
-            self._cond.notify()
-        thread = self._thread
+            stop = self._stop_locked()
+        self._join(stop)
+        _FORK_HOOKS.discard(self)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    # -- the thread's lifetime -------------------------------------------------------------
+    def _start_locked(self) -> None:
+        if self._thread is not None or self._closed:
+            return
+        self._restart_after_fork = False
+        thread = threading.Thread(
+            target=self._run,
+            args=(self._generation, perf_counter()),
+            name="pyskill-loop-watchdog",
+            daemon=True,
+        )
+        self._thread = thread
+        self.threads_started += 1
+        with self.watch.unrecorded():  # Thread.start waits for the thread: not the test's wait
+            thread.start()
+
+    def _stop_locked(self) -> threading.Thread | None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._generation += 1
+            self._cond.notify_all()
+        return thread
+
+    @staticmethod
+    def _join(thread: threading.Thread | None) -> None:
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=1)
+            _thread_join(thread)
+
+    def _restart(self) -> None:
+        with self._cond:
+            if self._restart_after_fork and self._loops and self.watch.watching:
+                self._start_locked()
+            self._restart_after_fork = False
+
+    # -- fork (os.register_at_fork, through _FORK_HOOKS) -----------------------------------
+    def before_fork(self) -> None:
+        with self._cond:
+            stop = self._stop_locked()
+            if stop is not None:
+                self._restart_after_fork = True
+        self._join(stop)
+
+    def after_fork_in_parent(self) -> None:
+        if not self._restart_after_fork:
+            return
+        # Restart from the loop once os.fork() has returned (a run of forks, as a process
+        # pool starting its workers, does not start and stop the thread in between).
+        for state in list(self._loops.values()):
+            try:
+                state.loop.call_soon_threadsafe(self._restart)
+                return
+            except Exception:  # a closed loop: try the next
+                continue
+        self._restart_after_fork = False
+
+    def after_fork_in_child(self) -> None:
+        # Only the forking thread exists in the child: fresh locks, no thread; a loop the child
+        # goes on running is not watched (a loop started in the child is).
+        self._cond = threading.Condition()
+        self._thread = None
+        self._restart_after_fork = False
+        self._loops = {}
+        self.watch.after_fork_in_child()
 
     # -- the watchdog thread ---------------------------------------------------------------
-    def _run(self) -> None:
-        intended: float | None = None  # when this thread meant to wake up
+    def _run(self, generation: int, started: float) -> None:
+        # When this thread meant to wake up: its first check is due when it was started (the
+        # loop may hold the GIL before this thread first gets it).
+        intended: float | None = started
         while True:
             with self._cond:
-                while not self._closed and not (self._loops and self.watch.watching):
+                while self._generation == generation and not (self._loops and self.watch.watching):
                     intended = None
-                    self._cond.wait(1.0)
-                if self._closed:
+                    _cond_wait(self._cond, 1.0)
+                if self._generation != generation:
                     return
                 states = list(self._loops.items())
             now = perf_counter()
@@ -133,7 +239,15 @@ class Watchdog:
                         if self._loops.get(tid) is state:
                             del self._loops[tid]
             intended = perf_counter() + self.tick
-            _real_sleep(self.tick)
+            with self._cond:
+                if self._generation != generation:
+                    return
+                _cond_wait(self._cond, self.tick)
+
+    @staticmethod
+    def _forget_ping(state: _LoopState) -> None:
+        state.sent = None
+        state.token += 1
 
     def _check(self, tid: int, state: _LoopState, now: float, due: float) -> None:
         if state.sent is None:
@@ -202,8 +316,60 @@ class Watchdog:
         state.samples[key] += 1
 
 
+def _is_running(loop: Any) -> bool:
+    try:
+        return bool(loop.is_running()) and not loop.is_closed()
+    except Exception:
+        return False
+
+
+class _ForkHooks:
+    """One set of ``os.register_at_fork`` hooks per process (they cannot be removed), calling
+    the watchdogs of the sessions still open; a closed session's watchdog has left the set."""
+
+    def __init__(self) -> None:
+        self._dogs: weakref.WeakSet[Watchdog] = weakref.WeakSet()
+        self._registered = False
+
+    def add(self, dog: Watchdog) -> None:
+        self._dogs.add(dog)
+        if not self._registered and hasattr(os, "register_at_fork"):
+            os.register_at_fork(
+                before=self._before, after_in_parent=self._parent, after_in_child=self._child
+            )
+            self._registered = True
+
+    def discard(self, dog: Watchdog) -> None:
+        self._dogs.discard(dog)
+
+    def _each(self, method: str) -> None:
+        for dog in list(self._dogs):
+            try:
+                getattr(dog, method)()
+            except Exception as exc:  # never break the user's fork
+                dog.watch.error("stopping the loop watchdog around a fork", exc)
+
+    def _before(self) -> None:
+        self._each("before_fork")
+
+    def _parent(self) -> None:
+        self._each("after_fork_in_parent")
+
+    def _child(self) -> None:
+        self._each("after_fork_in_child")
+
+
+_FORK_HOOKS = _ForkHooks()
+
+
 def install(watchdog: Watchdog) -> Callable[[], None]:
-    """Route ``asyncio._set_running_loop`` through the watchdog; reversible."""
+    """Route ``asyncio._set_running_loop`` through the watchdog for the session; reversible.
+
+    This hook stays for the whole session (unlike the blocking-call wrappers, which are in
+    place only while a test is watched): uvloop binds ``asyncio._set_running_loop`` when it is
+    imported, often at collection, and a loop nobody sees start cannot be watched. Outside a
+    watched test it only notes which loops run; it starts no thread.
+    """
     original = _asyncio_events._set_running_loop
 
     def _set_running_loop(loop: Any) -> None:
@@ -213,15 +379,24 @@ def install(watchdog: Watchdog) -> Callable[[], None]:
         except Exception as exc:  # never break a loop starting
             watchdog.watch.error("tracking an event loop", exc)
 
-    _set_running_loop.__wrapped__ = original  # type: ignore[attr-defined]
+    wrapper = transparent(original, _set_running_loop)
     owners = [_asyncio_events, asyncio]
-    for owner in owners:
-        setattr(owner, "_set_running_loop", _set_running_loop)  # noqa: B010
+    done: list[Any] = []
+    try:
+        for owner in owners:
+            setattr(owner, "_set_running_loop", wrapper)  # noqa: B010
+            done.append(owner)
+    except BaseException:
+        for owner in done:
+            setattr(owner, "_set_running_loop", original)  # noqa: B010
+        raise
 
     def uninstall() -> None:
-        for owner in owners:
-            if getattr(owner, "_set_running_loop", None) is _set_running_loop:
-                setattr(owner, "_set_running_loop", original)  # noqa: B010
-        watchdog.close()
+        try:
+            for owner in owners:
+                if getattr(owner, "_set_running_loop", None) is wrapper:
+                    setattr(owner, "_set_running_loop", original)  # noqa: B010
+        finally:
+            watchdog.close()
 
     return uninstall
