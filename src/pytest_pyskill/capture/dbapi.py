@@ -35,7 +35,6 @@ plugin).
 
 from __future__ import annotations
 
-import importlib
 import linecache
 import re
 import sqlite3
@@ -47,6 +46,7 @@ from typing import Any
 from ..callsite import LIB
 from ..recorder import Recorder
 from ..sql import shape_of
+from ..wrapping import transparent
 
 NAME = "dbapi"
 
@@ -134,9 +134,9 @@ class _State:
         self.database = database
         self.in_tx = in_tx
         self.unit = unit
-        self.begin_at: tuple[int, int] | None = None  # the driver's implicit BEGIN: where
+        self.begin_at: tuple[int, int, int] | None = None  # the driver's implicit BEGIN: where
         self.fresh = False  # the next statement is the one the driver's BEGIN was sent for
-        self.last: tuple[int, int, int, str] | None = None  # frame id, lasti, hash, kind
+        self.last: tuple[int, int, int, int, str] | None = None  # frame, code, lasti, hash, kind
         self.savepoints = 0  # depth, when a SAVEPOINT opened the transaction
 
 
@@ -149,7 +149,8 @@ def _tracer(
     def trace(text: str) -> None:
         try:
             frame = sys._getframe(1)
-            where = (id(frame), frame.f_lasti)
+            # The code object too: a frame's address is reused by the next call's frame.
+            where = (id(frame), id(frame.f_code), frame.f_lasti)
             head = text.lstrip()[:10].upper()
             word = head.split(None, 1)[0] if head.strip() else ""
             in_tx = state.in_tx
@@ -187,10 +188,10 @@ def _tracer(
             kind = "execute"
             if word in _WRITES:
                 kind = call_kind(frame)
-                key = (where[0], where[1], 0 if kind == "executemany" else hash(text), kind)
+                key = (*where, 0 if kind == "executemany" else hash(text), kind)
                 last, state.last = state.last, key
                 if kind == "executemany":
-                    if last is not None and last[:2] == key[:2] and last[3] == kind:
+                    if last is not None and last[:3] == key[:3] and last[4] == kind:
                         return  # the next row of the same executemany
                 elif last == key and _fires_triggers(text, triggers.get(state.database)):
                     return  # a trigger program of the statement just seen
@@ -225,40 +226,6 @@ def _fires_triggers(text: str, tables: set[str] | None) -> bool:
     return bool(written) and written[0].split(".")[-1] in tables
 
 
-class _ModuleRef:
-    """Pickles as ``importlib.import_module(name)``: the module, by name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return importlib.import_module, (self.name,)
-
-
-class _Transparent:
-    """A stand-in for a builtin function that behaves like it in plain code: it does not bind
-    as a method, pickles by reference to the original, and keeps its name, module, doc and
-    signature behaviour (``__wrapped__``)."""
-
-    # TODO(integrator): use wrapping.transparent
-
-    def __init__(self, original: Any, call: Callable[..., Any]) -> None:
-        self.__wrapped__ = original
-        self._call = call
-        for attr in ("__name__", "__qualname__", "__module__", "__doc__"):
-            setattr(self, attr, getattr(original, attr))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._call(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return repr(self.__wrapped__)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        original = self.__wrapped__
-        return getattr, (_ModuleRef(original.__module__), original.__qualname__)
-
-
 def _has_own_factory(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     factory = args[5] if len(args) > 5 else kwargs.get("factory", sqlite3.Connection)
     return factory is not sqlite3.Connection
@@ -272,7 +239,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
     def connect(*args: Any, **kwargs: Any) -> Any:
         conn = original(*args, **kwargs)
         try:
-            caller = sys._getframe(2).f_code.co_filename  # past _Transparent.__call__
+            caller = sys._getframe(1).f_code.co_filename  # the transparent wrapper adds no frame
             if (
                 type(conn) is sqlite3.Connection
                 and not _has_own_factory(args, kwargs)
@@ -286,7 +253,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
             recorder.internal_error("tracing a sqlite3 connection", exc)
         return conn
 
-    wrapper = _Transparent(original, connect)
+    wrapper = transparent(original, connect)
     modules = [m for m in (sqlite3, sys.modules.get("sqlite3.dbapi2")) if m is not None]
     for module in modules:
         setattr(module, "connect", wrapper)  # noqa: B010 - the module's type has no such slot

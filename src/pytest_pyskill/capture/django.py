@@ -115,7 +115,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
     return uninstall
 
 
-def awaited_from(recorder: Recorder, frame: FrameType) -> tuple[CallSite, FrameType | None]:
+def awaited_from(recorder: Recorder, frame: FrameType) -> tuple[CallSite, int]:
     """Where a ``sync_to_async`` call was awaited from (a module-level seam, for tests)."""
     return recorder.classifier.locate(frame)
 
