@@ -1,0 +1,78 @@
+"""Start-up: resolve the settings, gather and check the rules, load the baseline, install
+capture and the event-loop watch. Bad input ends here as one ``pytest.UsageError`` line."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import options
+from .baseline import Baseline, BaselineError
+from .callsite import Classifier
+from .capture import Captures
+from .loop import Allowances
+from .loop import install as install_loop_watch
+from .recorder import Recorder
+from .rules.base import Rule
+from .session import PyskillSession
+
+
+def _warnings_are_errors(config: pytest.Config) -> bool:
+    """True when the user asked for PyskillWarning as an error *by name* (a blanket ``error``
+    filter does not count: it would let warn mode change test outcomes)."""
+    filters = list(config.getini("filterwarnings"))
+    filters += list(getattr(config.known_args_namespace, "pythonwarnings", None) or [])
+    return any(_names_pyskill_error(f) for f in filters)
+
+
+def _names_pyskill_error(spec: str) -> bool:
+    parts = [p.strip() for p in spec.split(":")]
+    return parts[0] == "error" and len(parts) > 2 and parts[2].endswith("PyskillWarning")
+
+
+def start(config: pytest.Config) -> PyskillSession:
+    settings = options.resolve(config.getoption, config.getini)
+    rules: dict[str, Rule] = {}
+    for batch in config.hook.pytest_pyskill_rules(config=config):
+        for rule in batch or ():
+            if not isinstance(rule, Rule):
+                raise pytest.UsageError(
+                    f"pyskill: {rule!r} from pytest_pyskill_rules is not a rule "
+                    "(needs id, summary, severity and check(run))"
+                )
+            rules.setdefault(rule.id, rule)
+    options.check_rule_names(settings.ignore, rules, "--pyskill-ignore / pyskill_ignore")
+    options.check_rule_names(
+        {rule for rule, _ in settings.severity}, rules, "--pyskill-severity / pyskill_severity"
+    )
+    classifier = Classifier(str(config.rootpath), config.getini("python_files"))
+    recorder = Recorder(classifier, settings.max_events, settings.show_params)
+    captures = Captures(recorder)
+    with recorder.guard("installing capture"):
+        captures.install_available()
+    session = PyskillSession(
+        config, settings, recorder, captures, rules, _warnings_are_errors(config)
+    )
+    session.data.configured_allowances = [a.key for a in settings.allow]
+    if settings.update_baseline and not settings.baseline_path:
+        raise pytest.UsageError(
+            "pyskill: --pyskill-update-baseline needs --pyskill-baseline=PATH (or pyskill_baseline)"
+        )
+    if settings.baseline_path:
+        path = session.resolve_path(settings.baseline_path)
+        try:
+            session.baseline = Baseline.load(path, settings.update_baseline)
+        except BaselineError as exc:
+            raise pytest.UsageError(f"pyskill: {exc}") from None
+        session.data.baseline_path = settings.baseline_path
+    off = settings.ignore
+    blocking = "blocking-call" not in off or "slow-callback" not in off
+    stalls = "slow-callback" not in off or "max-loop-block" not in off
+    if blocking or stalls:
+        with recorder.guard("installing the event-loop watch"):
+            watch, undo = install_loop_watch(
+                classifier, Allowances(settings.allow), settings.show_params, blocking, stalls
+            )
+            session.loop, session.uninstall_loop = watch, undo
+            watch.on_error = recorder.internal_error
+            recorder.loop = watch
+    return session
