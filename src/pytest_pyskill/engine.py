@@ -5,18 +5,31 @@ properties (:mod:`.junit`)."""
 
 from __future__ import annotations
 
-from .delivery import deliver
+from .delivery import deliver, issue
 from .evaluate import evaluate
-from .session import ALLOWED, FINDINGS, MARKS, STATEMENTS, PyskillSession
+from .session import (
+    ALLOWED,
+    CALLED,
+    FAILING,
+    FINDINGS,
+    MARKS,
+    STATEMENTS,
+    PyskillSession,
+    forget_attempt,
+)
 from .startup import start
 
 __all__ = [
     "ALLOWED",
+    "CALLED",
+    "FAILING",
     "FINDINGS",
     "MARKS",
     "STATEMENTS",
     "PyskillSession",
     "deliver",
     "evaluate",
+    "forget_attempt",
+    "issue",
     "start",
 ]

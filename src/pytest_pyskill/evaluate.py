@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from . import markers
-from .model import Finding, Location, LoopEvent
+from .model import Finding, Location, LoopEvent, finding_problem
 from .recorder import Window
 from .rules.base import Budget, TestRun
 from .session import MARKS, PyskillSession
@@ -89,18 +89,42 @@ def evaluate(
             session.recorder.internal_error(f"rule {rule.id} on {item.nodeid}", exc)
             continue
         severity = severities.get(rule.id)
-        for finding in results:
-            finding = replace(finding, test=item.nodeid)
+        for result in results:
+            problem = finding_problem(result)
+            if problem is not None:
+                session.recorder.problem(f"rule {rule.id} yielded {problem}; dropped it")
+                continue
+            assert isinstance(result, Finding)
+            finding = replace(result, test=item.nodeid)
             if severity is not None:
                 finding = replace(finding, severity=severity)
             if _line_ignores(finding, session.config.rootpath):
                 continue
-            try:
-                changed = item.config.hook.pytest_pyskill_finding(finding=finding, item=item)
-            except Exception as exc:
-                session.recorder.internal_error("pytest_pyskill_finding hook", exc)
-                changed = None
-            if changed is False:
-                continue
-            found.append(changed if isinstance(changed, Finding) else finding)
+            kept = _finding_hook(session, item, finding)
+            if kept is not None:
+                found.append(kept)
     return found
+
+
+def _finding_hook(session: PyskillSession, item: pytest.Item, finding: Finding) -> Finding | None:
+    """The finding after ``pytest_pyskill_finding`` (None: dropped by the hook). A hook that
+    raises or returns something unusable is an internal error; the finding stays as it was."""
+    try:
+        changed = item.config.hook.pytest_pyskill_finding(finding=finding, item=item)
+    except Exception as exc:
+        session.recorder.internal_error("pytest_pyskill_finding hook", exc)
+        return finding
+    if changed is None or changed is True:
+        return finding
+    if changed is False:
+        return None
+    problem = finding_problem(changed)
+    if problem is not None:
+        what = problem if isinstance(changed, Finding) else f"{problem}, False or None"
+        session.recorder.problem(
+            f"pytest_pyskill_finding hook returned {what} for a {finding.rule} finding; "
+            "kept the finding unchanged"
+        )
+        return finding
+    assert isinstance(changed, Finding)
+    return changed

@@ -14,6 +14,8 @@ def junit_properties(item: pytest.Item, findings: list[Finding]) -> None:
     if not getattr(item.config.option, "xmlpath", None):
         return
     props = item.user_properties
+    # Once per test: a rerun attempt replaces the earlier attempt's properties.
+    props[:] = [p for p in props if not str(p[0]).startswith("pyskill")]
     props.append(("pyskill_statements", str(item.stash.get(STATEMENTS, 0))))
     props.append(("pyskill_findings", str(len(findings))))
     for finding in findings:

@@ -14,7 +14,17 @@ import pytest
 
 from . import __version__, hookspecs, markers, options
 from .api import Pyskill
-from .engine import ALLOWED, FINDINGS, STATEMENTS, PyskillSession, deliver, evaluate, start
+from .engine import (
+    ALLOWED,
+    CALLED,
+    STATEMENTS,
+    PyskillSession,
+    deliver,
+    evaluate,
+    forget_attempt,
+    issue,
+    start,
+)
 from .model import Finding
 from .reporters import github, json_report, sarif, terminal
 from .rules import builtin_rules
@@ -73,6 +83,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     session = item.config.stash[SESSION]
+    forget_attempt(item)  # an earlier attempt's results (reruns)
     session.open(item)
     try:
         return (yield)
@@ -82,7 +93,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         window = session.recorder.close()
         if window is not None:
             item.stash[STATEMENTS] = window.data_total
-            item.stash[FINDINGS] = evaluate(session, item, window, loop_events)
+            findings = evaluate(session, item, window, loop_events)
+            with session.recorder.guard("issuing findings"):
+                issue(session, item, findings)
+        item.stash[CALLED] = True
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -97,7 +111,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if call.when == "call":
+    # Only the call phase's own report: a subtest's report is made while the test still runs.
+    if call.when == "call" and item.stash.get(CALLED, False):
+        item.stash[CALLED] = False
         session = item.config.stash[SESSION]
         with session.recorder.guard("reporting findings"):
             deliver(session, item, report)

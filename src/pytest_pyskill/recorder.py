@@ -9,6 +9,7 @@ single attribute check.
 
 from __future__ import annotations
 
+import reprlib
 import threading
 import traceback
 from asyncio import events as _asyncio_events
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .loop.watch import LoopWatch
 
 _get_running_loop = _asyncio_events._get_running_loop
+MAX_ERRORS = 50
 
 
 @dataclass(slots=True)
@@ -184,7 +186,8 @@ class Recorder:
         self.max_events = max_events
         self.keep_params = keep_params
         self.window: Window | None = None
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # distinct internal errors, the first MAX_ERRORS of them
+        self.errors_dropped = 0  # distinct ones past MAX_ERRORS, counted, not kept
         self.sources: list[str] = []  # capture modules installed, for the header
         # The entry frame of the latest statement, held (only until the next operation or the
         # end of the test) so that its address cannot be reused by the next activation.
@@ -268,10 +271,18 @@ class Recorder:
             self.internal_error(f"recording a {source} statement", exc)
 
     def internal_error(self, where: str, exc: BaseException) -> None:
-        if len(self.errors) < 50:
-            last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            at = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-            self.errors.append(f"{where}: {type(exc).__name__}: {exc}{at}")
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        at = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        self.problem(f"{where}: {type(exc).__name__}: {exc}{at}")
+
+    def problem(self, message: str) -> None:
+        """An internal error described in one line (each distinct one is kept once)."""
+        if message in self.errors:
+            return
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(message)
+        else:
+            self.errors_dropped += 1
 
     @contextmanager
     def guard(self, where: str) -> Iterator[None]:
@@ -281,9 +292,30 @@ class Recorder:
             self.internal_error(where, exc)
 
 
+class _ParamsRepr(reprlib.Repr):
+    """``repr`` that looks at no more of a value than it shows (long strings, bytes and
+    containers are cut before they are formatted)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = self.maxother = 200
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 20
+        self.maxlong = 60
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return repr(x[: self.maxstring]) + ("..." if len(x) > self.maxstring else "")
+
+    def repr_bytearray(self, x: bytearray, level: int) -> str:
+        return repr(bytes(x[: self.maxstring])) + ("..." if len(x) > self.maxstring else "")
+
+
+_PARAMS_REPR = _ParamsRepr()
+
+
 def _safe_repr(params: object) -> str:
     try:
-        text = repr(params)
+        text = _PARAMS_REPR.repr(params)
     except Exception:
         return "<unrepresentable>"
     return text if len(text) <= 500 else text[:497] + "..."

@@ -19,13 +19,25 @@ from .loop.allow import Allowance
 from .model import Finding, LoopEvent
 from .recorder import Recorder
 from .reporters import terminal
-from .reporters.session import SessionFindings
+from .reporters.session import SessionFindings, TestResult
 from .rules.base import Rule
 
 FINDINGS = pytest.StashKey[list[Finding]]()
 STATEMENTS = pytest.StashKey[int]()
 MARKS = pytest.StashKey[markers.TestMarks]()
 ALLOWED = pytest.StashKey[Counter[str]]()
+FAILING = pytest.StashKey[list[Finding]]()  # the findings that fail the test
+CALLED = pytest.StashKey[bool]()  # the call phase ended; its report is the test's own
+
+
+def forget_attempt(item: pytest.Item) -> None:
+    """Clear what an earlier run of this item left in its stash (a rerun plugin runs the same
+    item again): each attempt is judged on its own."""
+    item.stash[FINDINGS] = []
+    item.stash[FAILING] = []
+    item.stash[STATEMENTS] = 0
+    item.stash[ALLOWED] = Counter()
+    item.stash[CALLED] = False
 
 
 @dataclass
@@ -35,9 +47,9 @@ class PyskillSession:
     recorder: Recorder
     captures: Captures
     rules: dict[str, Rule]
-    warn_as_error: bool
     data: SessionFindings = field(default_factory=SessionFindings)
     reported_errors: int = 0
+    reported_dropped: int = 0
     loop: LoopWatch | None = None
     uninstall_loop: Callable[[], None] | None = None
     baseline: Baseline | None = None
@@ -49,10 +61,8 @@ class PyskillSession:
         return os.environ.get("GITHUB_ACTIONS") == "true"
 
     def failing_rules(self) -> set[str]:
-        """Rules whose findings fail tests in this run (besides budgets)."""
-        if not (self.settings.strict or self.warn_as_error):
-            return set()
-        return {f.rule for f in self.data.findings if f.severity != "info"}
+        """Rules whose findings failed tests in this run."""
+        return self.data.failing_rules()
 
     def close(self) -> None:
         undo = self.uninstall_loop
@@ -114,19 +124,26 @@ class PyskillSession:
             self.recorder.open(item.nodeid)
 
     def collect(self, report: pytest.TestReport) -> None:
-        """Gather one test's results from its call report (the same path serial and xdist)."""
-        if report.when != "call":
+        """Gather one test's results from its call report (the same path serial and xdist).
+        Reports without pyskill's attributes (subtests, a rerun plugin's own) are not tests."""
+        if report.when != "call" or not hasattr(report, "pyskill_findings"):
             return
         data = self.data
-        data.tests += 1
-        data.statements += int(getattr(report, "pyskill_statements", 0) or 0)
-        for raw in getattr(report, "pyskill_findings", None) or ():
-            data.findings.append(Finding.from_dict(raw))
+        allowed: Counter[str] = Counter()
         for key, n in (getattr(report, "pyskill_allowed", None) or {}).items():
-            data.allowed[key] += int(n)
+            allowed[key] += int(n)
+        result = TestResult(
+            [Finding.from_dict(raw) for raw in report.pyskill_findings or ()],
+            int(getattr(report, "pyskill_statements", 0) or 0),
+            allowed,
+            frozenset(getattr(report, "pyskill_failing", None) or ()),
+            report.passed,
+        )
+        data.record(report.nodeid, result)
         for error in getattr(report, "pyskill_errors", None) or ():
             if error not in data.errors:
                 data.errors.append(error)
+        data.errors_dropped += int(getattr(report, "pyskill_errors_dropped", 0) or 0)
 
     def resolve_path(self, path: str) -> str:
         p = Path(path)

@@ -16,19 +16,6 @@ from .rules.base import Rule
 from .session import PyskillSession
 
 
-def _warnings_are_errors(config: pytest.Config) -> bool:
-    """True when the user asked for PyskillWarning as an error *by name* (a blanket ``error``
-    filter does not count: it would let warn mode change test outcomes)."""
-    filters = list(config.getini("filterwarnings"))
-    filters += list(getattr(config.known_args_namespace, "pythonwarnings", None) or [])
-    return any(_names_pyskill_error(f) for f in filters)
-
-
-def _names_pyskill_error(spec: str) -> bool:
-    parts = [p.strip() for p in spec.split(":")]
-    return parts[0] == "error" and len(parts) > 2 and parts[2].endswith("PyskillWarning")
-
-
 def start(config: pytest.Config) -> PyskillSession:
     settings = options.resolve(config.getoption, config.getini)
     rules: dict[str, Rule] = {}
@@ -49,9 +36,7 @@ def start(config: pytest.Config) -> PyskillSession:
     captures = Captures(recorder)
     with recorder.guard("installing capture"):
         captures.install_available()
-    session = PyskillSession(
-        config, settings, recorder, captures, rules, _warnings_are_errors(config)
-    )
+    session = PyskillSession(config, settings, recorder, captures, rules)
     session.data.configured_allowances = [a.key for a in settings.allow]
     if settings.update_baseline and not settings.baseline_path:
         raise pytest.UsageError(

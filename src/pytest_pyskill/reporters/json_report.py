@@ -31,6 +31,7 @@ def document(data: SessionFindings, tool_version: str) -> dict[str, Any]:
             "findings": len(findings),
             "by_rule": data.by_rule(),
             "internal_errors": list(data.errors),
+            "internal_errors_not_listed": data.errors_dropped,
             "baseline": data.baseline_summary(),
         },
         "findings": [f.to_dict() for f in findings],

@@ -57,6 +57,13 @@ def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int =
     lines.extend(baseline_lines(data, verbose))
     for error in data.errors:
         lines.append(f"pyskill internal error (reported, not raised): {error}")
+    if data.errors_dropped:
+        lines.append(
+            f"pyskill: {data.errors_dropped} more internal error(s) not listed (the first "
+            f"{len(data.errors)} are)"
+        )
+    for problem in data.output_errors:
+        lines.append(f"pyskill: {problem}")
     return lines
 
 
