@@ -50,6 +50,9 @@ class PyskillSession:
     data: SessionFindings = field(default_factory=SessionFindings)
     reported_errors: int = 0
     reported_dropped: int = 0
+    file_mode: int = 0o644  # report files: 0o666 & ~umask, read once at start-up
+    collection_errors: int = 0
+    crashed_workers: int = 0
     loop: LoopWatch | None = None
     uninstall_loop: Callable[[], None] | None = None
     baseline: Baseline | None = None

@@ -3,6 +3,8 @@ capture and the event-loop watch. Bad input ends here as one ``pytest.UsageError
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from . import options
@@ -12,6 +14,7 @@ from .capture import Captures
 from .loop import Allowances
 from .loop import install as install_loop_watch
 from .recorder import Recorder
+from .reporters import files
 from .rules.base import Rule
 from .session import PyskillSession
 
@@ -34,10 +37,10 @@ def start(config: pytest.Config) -> PyskillSession:
     classifier = Classifier(str(config.rootpath), config.getini("python_files"))
     recorder = Recorder(classifier, settings.max_events, settings.show_params)
     captures = Captures(recorder)
-    with recorder.guard("installing capture"):
-        captures.install_available()
     session = PyskillSession(config, settings, recorder, captures, rules)
     session.data.configured_allowances = [a.key for a in settings.allow]
+    session.file_mode = files.file_mode(files.current_umask())
+    _check_outputs(session)
     if settings.update_baseline and not settings.baseline_path:
         raise pytest.UsageError(
             "pyskill: --pyskill-update-baseline needs --pyskill-baseline=PATH (or pyskill_baseline)"
@@ -49,6 +52,9 @@ def start(config: pytest.Config) -> PyskillSession:
         except BaselineError as exc:
             raise pytest.UsageError(f"pyskill: {exc}") from None
         session.data.baseline_path = settings.baseline_path
+    # Bad input is refused above, before anything is installed.
+    with recorder.guard("installing capture"):
+        captures.install_available()
     off = settings.ignore
     blocking = "blocking-call" not in off or "slow-callback" not in off
     stalls = "slow-callback" not in off or "max-loop-block" not in off
@@ -61,3 +67,34 @@ def start(config: pytest.Config) -> PyskillSession:
             watch.on_error = recorder.internal_error
             recorder.loop = watch
     return session
+
+
+def _check_outputs(session: PyskillSession) -> None:
+    """Report paths are checked before any test runs (one usage-error line naming the option),
+    and the previous run's report is removed, so a report that cannot be written at the end
+    never leaves a stale one for CI to upload."""
+    settings = session.settings
+    outputs = [
+        ("--pyskill-json", settings.json_path),
+        ("--pyskill-sarif", settings.sarif_path),
+    ]
+    if settings.update_baseline:
+        outputs.append(("--pyskill-baseline", settings.baseline_path))
+    for flag, path in outputs:
+        if not path:
+            continue
+        problem = files.check_target(session.resolve_path(path))
+        if problem is not None:
+            raise pytest.UsageError(f"pyskill: {flag}={path} {problem}")
+    if session.is_worker:
+        return
+    for _flag, path in outputs[:2]:
+        if path:
+            try:
+                os.unlink(session.resolve_path(path))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"pyskill: cannot remove the previous report {path}: {exc.strerror}"
+                ) from None

@@ -38,6 +38,6 @@ def document(data: SessionFindings, tool_version: str) -> dict[str, Any]:
     }
 
 
-def write(path: str, data: SessionFindings, tool_version: str) -> None:
+def write(path: str, data: SessionFindings, tool_version: str, mode: int = 0o644) -> None:
     """Write atomically: a reader never sees half a report."""
-    atomic_write(path, json.dumps(document(data, tool_version), indent=2) + "\n")
+    atomic_write(path, json.dumps(document(data, tool_version), indent=2) + "\n", mode)
