@@ -7,10 +7,6 @@ Each test runs a tiny project in a subprocess, as a user would.
 from __future__ import annotations
 
 import json
-import os
-import stat
-import sys
-import threading
 
 import pytest
 
