@@ -33,7 +33,9 @@ def second():
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(RULE + "\ndef pytest_pyskill_rules(config):\n    return [RepeatedSelect()]\n")
+    pytester.makeconftest(
+        RULE + "\ndef pytest_pyskill_rules(config):\n    return [RepeatedSelect()]\n"
+    )
     pytester.makepyfile(
         app=APP,
         test_one="import app\n\ndef test_first():\n    app.first()\n",
@@ -76,9 +78,7 @@ def test_a_run_of_one_file_keeps_the_other_files_entries(project: pytest.Pyteste
     assert _entries(project) == FULL[1:]
 
 
-def test_last_failed_keeps_entries_of_tests_that_did_not_run(
-    project: pytest.Pytester, run
-) -> None:
+def test_last_failed_keeps_entries_of_tests_that_did_not_run(project: pytest.Pytester, run) -> None:
     recorded = _record(project, run)
     project.makepyfile(test_three="def test_fails():\n    assert False\n")
     args = ("-p", "cacheprovider")  # the run fixture turns the cache off
@@ -129,7 +129,9 @@ def test_stale_only_when_its_tests_passed_without_it(project: pytest.Pytester, r
     _record(project, run)
     (project.path / "test_one.py").write_text("def test_first():\n    pass\n")  # fixed
     result = run("--pyskill-baseline=b.json", "test_two.py")
-    result.stdout.fnmatch_lines(["baseline b.json: 0 new, 1 known (reported, not failing), 0 stale"])
+    result.stdout.fnmatch_lines(
+        ["baseline b.json: 0 new, 1 known (reported, not failing), 0 stale"]
+    )
     result = run("--pyskill-baseline=b.json")
     result.stdout.fnmatch_lines(
         [
@@ -166,8 +168,14 @@ def test_a_schema_1_baseline_is_read_and_its_entries_kept(project: pytest.Pytest
         ('{"schema": 1}', "'findings' is not a list"),
         ('{"schema": 1, "findings": [{"rule": null}]}', "entry 0 has no rule"),
         ('{"schema": 1, "findings": [5]}', "entry 0 is not an object"),
-        ('{"schema": 1, "findings": [{"rule": "x", "path": 3}]}', "entry 0 has a path that is not a string"),
-        ('{"schema": 2, "findings": [{"rule": "x", "tests": "t"}]}', "entry 0 has tests that are not a list"),
+        (
+            '{"schema": 1, "findings": [{"rule": "x", "path": 3}]}',
+            "entry 0 has a path that is not a string",
+        ),
+        (
+            '{"schema": 2, "findings": [{"rule": "x", "tests": "t"}]}',
+            "entry 0 has tests that are not a list",
+        ),
         ('{"schema": true, "findings": []}', "is not a pytest-pyskill baseline (no schema number)"),
         ('{"schema": 0, "findings": []}', "is not a pytest-pyskill baseline (no schema number)"),
     ],

@@ -77,7 +77,9 @@ def pytest_pyskill_rules(config):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(RULE + "\ndef pytest_pyskill_rules(config):\n    return [RepeatedSelect()]\n")
+    pytester.makeconftest(
+        RULE + "\ndef pytest_pyskill_rules(config):\n    return [RepeatedSelect()]\n"
+    )
     pytester.makepyfile(app=APP, test_it=TESTS)
     return pytester
 
@@ -91,9 +93,7 @@ def test_bad_findings_from_a_rule_are_dropped_and_reported_once(
     project: pytest.Pytester, run, mode: tuple[str, ...], workers: tuple[str, ...]
 ) -> None:
     project.makeconftest(BAD_RULES)
-    project.makepyfile(
-        test_more="import app\n\ndef test_again():\n    app.lookup_twice()\n"
-    )
+    project.makepyfile(test_more="import app\n\ndef test_again():\n    app.lookup_twice()\n")
     result = run("--pyskill-json=report.json", *mode, *workers)
     # Only the good rule's findings count: warnings in warn mode, failures in strict mode.
     if mode:
@@ -152,8 +152,8 @@ W = "pytest_pyskill.PyskillWarning"
 @pytest.mark.parametrize(
     ("args", "ini", "outcomes"),
     [
-        (("-W", f"ignore::{W}"), "", {"passed": 2}),
-        (("-W", f"error::{W}", "-W", f"ignore::{W}"), "", {"passed": 2}),
+        (("-W", f"ignore::{W}"), "", {"passed": 2, "warnings": 0}),
+        (("-W", f"error::{W}", "-W", f"ignore::{W}"), "", {"passed": 2, "warnings": 0}),
         (("-W", f"ignore::{W}", "-W", f"error::{W}"), "", {"passed": 1, "failed": 1}),
         ((), f"error::{W}", {"passed": 1, "failed": 1}),
         ((), f"error:repeated-select:{W}", {"passed": 1, "failed": 1}),
