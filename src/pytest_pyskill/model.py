@@ -6,6 +6,7 @@ Django or SQLAlchemy.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -198,6 +199,26 @@ class Location:
         return cls(frame.path, frame.line, frame.function) if frame else None
 
 
+FINDING_KEYS = frozenset(
+    {
+        "rule",
+        "severity",
+        "test",
+        "message",
+        "count",
+        "location",
+        "label",
+        "fingerprint",
+        "fix",
+        "details",
+        "trace",
+        "always_fails",
+        "fetched_at",
+        "baseline",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One thing a rule found in one test: what, where, how often, and the fix."""
@@ -242,22 +263,6 @@ class Finding:
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         loc = data.get("location")
         fetched = data.get("fetched_at")
-        known = {
-            "rule",
-            "severity",
-            "test",
-            "message",
-            "count",
-            "location",
-            "label",
-            "fingerprint",
-            "fix",
-            "details",
-            "trace",
-            "always_fails",
-            "fetched_at",
-            "baseline",
-        }
         return cls(
             rule=data["rule"],
             severity=data["severity"],
@@ -275,7 +280,7 @@ class Finding:
             if fetched
             else None,
             baseline=data.get("baseline"),
-            extra=tuple(sorted((k, v) for k, v in data.items() if k not in known)),
+            extra=tuple(sorted((k, v) for k, v in data.items() if k not in FINDING_KEYS)),
         )
 
     def render(self, verbose: bool = False, details: bool = True) -> str:
@@ -293,3 +298,39 @@ class Finding:
         if verbose:
             lines.extend(f"    {t}" for t in self.trace)
         return "\n".join(lines)
+
+
+def finding_problem(obj: object) -> str | None:
+    """What is wrong with a finding that came from third-party code (a rule, a hook), in a few
+    words, or None. A finding that passes travels to xdist's controller and into the JSON,
+    SARIF and baseline files without surprises."""
+    if not isinstance(obj, Finding):
+        return f"a {type(obj).__name__}, not a Finding"
+    if not isinstance(obj.rule, str) or not obj.rule:
+        return f"a Finding whose rule is {type(obj.rule).__name__}, not a non-empty str"
+    if obj.severity not in SEVERITIES:
+        return "a Finding whose severity is not one of error, warning, info"
+    if not isinstance(obj.message, str):
+        return f"a Finding whose message is a {type(obj.message).__name__}, not a str"
+    for name in ("location", "fetched_at"):
+        value = getattr(obj, name)
+        if value is not None and not isinstance(value, Location):
+            return f"a Finding whose {name} is a {type(value).__name__}, not a Location"
+    try:
+        extra = [(key, value) for key, value in obj.extra]
+    except (TypeError, ValueError):
+        return "a Finding whose extra is not a sequence of (key, value) pairs"
+    for key, value in extra:
+        if not isinstance(key, str) or key in FINDING_KEYS:
+            return f"a Finding whose extra key {key!r} is not a str or is a reserved field name"
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            return (
+                f"a Finding whose extra {key!r} is not JSON-serialisable ({type(value).__name__})"
+            )
+    try:
+        json.dumps(obj.to_dict(), allow_nan=False)
+    except Exception as exc:  # a field of the wrong type
+        return f"a Finding that is not JSON-serialisable ({type(exc).__name__})"
+    return None

@@ -14,7 +14,17 @@ import pytest
 
 from . import __version__, hookspecs, markers, options
 from .api import Pyskill
-from .engine import ALLOWED, FINDINGS, STATEMENTS, PyskillSession, deliver, evaluate, start
+from .engine import (
+    ALLOWED,
+    CALLED,
+    STATEMENTS,
+    PyskillSession,
+    deliver,
+    evaluate,
+    forget_attempt,
+    issue,
+    start,
+)
 from .model import Finding
 from .reporters import github, json_report, sarif, terminal
 from .rules import builtin_rules
@@ -73,6 +83,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     session = item.config.stash[SESSION]
+    forget_attempt(item)  # an earlier attempt's results (reruns)
     session.open(item)
     # issue 11 item 8: threads started from here on are this test's (not later tests')
     session.recorder.call_started()
@@ -84,7 +95,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         window = session.recorder.close()
         if window is not None:
             item.stash[STATEMENTS] = window.data_total
-            item.stash[FINDINGS] = evaluate(session, item, window, loop_events)
+            findings = evaluate(session, item, window, loop_events)
+            with session.recorder.guard("issuing findings"):
+                issue(session, item, findings)
+        item.stash[CALLED] = True
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,7 +113,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if call.when == "call":
+    # Only the call phase's own report: a subtest's report is made while the test still runs.
+    if call.when == "call" and item.stash.get(CALLED, False):
+        item.stash[CALLED] = False
         session = item.config.stash[SESSION]
         with session.recorder.guard("reporting findings"):
             deliver(session, item, report)
@@ -128,7 +144,11 @@ class SessionHooks:
             ):
                 terminalreporter.write_line(line)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.state.collection_errors += 1
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.state
         if state.is_worker:
             return
@@ -139,41 +159,68 @@ class SessionHooks:
             )
         data = state.data
         baseline = state.baseline
+        mode = state.file_mode
         if baseline is not None:
+            passed = data.passed_tests
+            data.baseline_unchecked = baseline.unchecked
             if baseline.updating:
-                try:
-                    data.baseline_written = baseline.write(data.findings)
-                except OSError as exc:
-                    data.errors.append(f"writing the baseline to {baseline.path}: {exc}")
+                refused = _incomplete(state, session, exitstatus)
+                if refused:
+                    data.baseline_refused = refused
+                else:
+                    try:
+                        data.baseline_written = baseline.write(data.findings, passed, mode)
+                    except OSError as exc:
+                        data.output_errors.append(
+                            f"could not write the baseline to {baseline.path}: {exc}"
+                        )
             else:
-                data.baseline_stale = baseline.stale(data.findings)
+                data.baseline_stale = baseline.stale(data.findings, passed)
         rootdir = str(session.config.rootpath)
         if state.settings.json_path:
             path = state.resolve_path(state.settings.json_path)
             try:
-                json_report.write(path, data, __version__)
+                json_report.write(path, data, __version__, mode)
             except OSError as exc:
-                data.errors.append(f"writing the JSON report to {path}: {exc}")
+                data.output_errors.append(f"could not write the JSON report to {path}: {exc}")
         if state.settings.sarif_path:
             path = state.resolve_path(state.settings.sarif_path)
             try:
-                sarif.write(path, data, state.rules, __version__, rootdir)
+                sarif.write(path, data, state.rules, __version__, rootdir, mode)
             except OSError as exc:
-                data.errors.append(f"writing the SARIF report to {path}: {exc}")
+                data.output_errors.append(f"could not write the SARIF report to {path}: {exc}")
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if state.github and summary_file:
             try:
                 with open(summary_file, "a", encoding="utf-8") as fh:
                     fh.write(github.step_summary(data))
             except OSError as exc:
-                data.errors.append(f"writing the GitHub step summary to {summary_file}: {exc}")
+                data.output_errors.append(
+                    f"could not write the GitHub step summary to {summary_file}: {exc}"
+                )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist: a worker that crashed took its current test's findings with it; say so."""
         if error:
+            self.state.crashed_workers += 1
             worker = getattr(getattr(node, "gateway", None), "id", "?")
             self.state.data.errors.append(
                 f"xdist worker {worker} crashed ({str(error).strip().splitlines()[-1][:200]}); "
                 "findings of the test it was running are missing"
             )
+
+
+def _incomplete(state: PyskillSession, session: pytest.Session, exitstatus: int) -> str | None:
+    """Why this run cannot update the baseline (None: it can). An interrupted run did not see
+    the findings of the tests it never reached, so it must not judge their entries."""
+    if state.collection_errors:
+        return f"{state.collection_errors} error(s) during collection"
+    if state.crashed_workers:
+        return f"{state.crashed_workers} xdist worker(s) crashed"
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "the run was interrupted"
+    stop = session.shouldfail or session.shouldstop
+    if stop:
+        return f"the run stopped early: {stop}" if isinstance(stop, str) else "the run stopped"
+    return None

@@ -17,6 +17,7 @@ objects) is kept: operations are numbered by a marker in the frame itself.
 
 from __future__ import annotations
 
+import reprlib
 import threading
 import traceback
 import weakref
@@ -42,6 +43,7 @@ _get_ident = threading.get_ident
 # tasks, ``asyncio.to_thread`` and ``sync_to_async`` copy it, so work a test hands to a thread
 # started by an earlier test still counts for it. An int, never the window itself.
 _CURRENT: ContextVar[int] = ContextVar("pyskill_window", default=0)
+MAX_ERRORS = 50
 
 
 @dataclass(slots=True)
@@ -203,7 +205,8 @@ class Recorder:
         self.max_events = max_events
         self.keep_params = keep_params
         self.window: Window | None = None
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # distinct internal errors, the first MAX_ERRORS of them
+        self.errors_dropped = 0  # distinct ones past MAX_ERRORS, counted, not kept
         self.sources: list[str] = []  # capture modules installed, for the header
         self._serial = 0
         # Threads started during an earlier test's call phase and still alive: ident -> a weak
@@ -326,10 +329,18 @@ class Recorder:
             self.internal_error(f"recording a {source} statement", exc)
 
     def internal_error(self, where: str, exc: BaseException) -> None:
-        if len(self.errors) < 50:
-            last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            at = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-            self.errors.append(f"{where}: {type(exc).__name__}: {exc}{at}")
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        at = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        self.problem(f"{where}: {type(exc).__name__}: {exc}{at}")
+
+    def problem(self, message: str) -> None:
+        """An internal error described in one line (each distinct one is kept once)."""
+        if message in self.errors:
+            return
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(message)
+        else:
+            self.errors_dropped += 1
 
     @contextmanager
     def guard(self, where: str) -> Iterator[None]:
@@ -339,9 +350,30 @@ class Recorder:
             self.internal_error(where, exc)
 
 
+class _ParamsRepr(reprlib.Repr):
+    """``repr`` that looks at no more of a value than it shows (long strings, bytes and
+    containers are cut before they are formatted)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = self.maxother = 200
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 20
+        self.maxlong = 60
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return repr(x[: self.maxstring]) + ("..." if len(x) > self.maxstring else "")
+
+    def repr_bytearray(self, x: bytearray, level: int) -> str:
+        return repr(bytes(x[: self.maxstring])) + ("..." if len(x) > self.maxstring else "")
+
+
+_PARAMS_REPR = _ParamsRepr()
+
+
 def _safe_repr(params: object) -> str:
     try:
-        text = repr(params)
+        text = _PARAMS_REPR.repr(params)
     except Exception:
         return "<unrepresentable>"
     return text if len(text) <= 500 else text[:497] + "..."

@@ -31,12 +31,13 @@ def document(data: SessionFindings, tool_version: str) -> dict[str, Any]:
             "findings": len(findings),
             "by_rule": data.by_rule(),
             "internal_errors": list(data.errors),
+            "internal_errors_not_listed": data.errors_dropped,
             "baseline": data.baseline_summary(),
         },
         "findings": [f.to_dict() for f in findings],
     }
 
 
-def write(path: str, data: SessionFindings, tool_version: str) -> None:
+def write(path: str, data: SessionFindings, tool_version: str, mode: int = 0o644) -> None:
     """Write atomically: a reader never sees half a report."""
-    atomic_write(path, json.dumps(document(data, tool_version), indent=2) + "\n")
+    atomic_write(path, json.dumps(document(data, tool_version), indent=2) + "\n", mode)

@@ -145,6 +145,7 @@ def write(
     rules: Mapping[str, Any],
     tool_version: str,
     rootdir: str,
+    mode: int = 0o644,
 ) -> None:
     text = json.dumps(document(data, rules, tool_version, rootdir), indent=2) + "\n"
-    atomic_write(path, text)
+    atomic_write(path, text, mode)

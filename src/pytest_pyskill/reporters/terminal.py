@@ -57,6 +57,13 @@ def summary_lines(data: SessionFindings, verbose: bool = False, max_tests: int =
     lines.extend(baseline_lines(data, verbose))
     for error in data.errors:
         lines.append(f"pyskill internal error (reported, not raised): {error}")
+    if data.errors_dropped:
+        lines.append(
+            f"pyskill: {data.errors_dropped} more internal error(s) not listed (the first "
+            f"{len(data.errors)} are)"
+        )
+    for problem in data.output_errors:
+        lines.append(f"pyskill: {problem}")
     return lines
 
 
@@ -81,6 +88,11 @@ def baseline_lines(data: SessionFindings, verbose: bool = False) -> list[str]:
     summary = data.baseline_summary()
     if summary is None:
         return []
+    if data.baseline_refused is not None:
+        return [
+            "",
+            f"baseline: not updated ({data.baseline_refused}); {data.baseline_path} is unchanged",
+        ]
     if data.baseline_written is not None:
         return ["", f"baseline: recorded {data.baseline_written} findings in {data.baseline_path}"]
     stale = data.baseline_stale
@@ -92,10 +104,16 @@ def baseline_lines(data: SessionFindings, verbose: bool = False) -> list[str]:
     shown = stale if verbose else stale[:10]
     for rule, label, path, function in shown:
         lines.append(
-            f"  stale (fixed, or its test did not run): {rule} {label} at {path} in {function}"
+            f"  stale (its tests passed without it): {rule} {label} at {path} in {function}"
         )
     if len(stale) > len(shown):
         lines.append(f"  ... {len(stale) - len(shown)} more stale entries (-v lists them)")
     if stale:
         lines.append("  record the baseline again with --pyskill-update-baseline to drop them")
+    if data.baseline_unchecked:
+        lines.append(
+            f"  {data.baseline_unchecked} entries from a schema-1 baseline do not know their "
+            "tests and are never called stale; --pyskill-update-baseline adds the tests of the "
+            "ones still found"
+        )
     return lines
