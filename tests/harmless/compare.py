@@ -16,7 +16,6 @@ and writes them to a JSON file at the end, so nothing depends on parsing termina
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,10 +165,14 @@ def run(
     base = ["-p", RECORDER, "-o", "asyncio_default_fixture_loop_scope=function"]
     if not cache:
         base += ["-p", "no:cacheprovider"]
-    base += ["-p", "randomly", f"--randomly-seed={RANDOMLY_SEED}"] if randomly else [
-        "-p",
-        "no:randomly",
-    ]
+    base += (
+        ["-p", "randomly", f"--randomly-seed={RANDOMLY_SEED}"]
+        if randomly
+        else [
+            "-p",
+            "no:randomly",
+        ]
+    )
     base += [f"--pyskill-json={PYSKILL_JSON}"] if plugin else ["-p", "no:pyskill"]
     result = pytester.runpytest_subprocess(*base, *args)
     label = "with pytest-pyskill" if plugin else "without pytest-pyskill (-p no:pyskill)"
@@ -277,12 +280,12 @@ def add_marker_fallback(pytester: pytest.Pytester, conftest: str = "") -> None:
     suite runs both ways would (``--strict-markers`` stays quiet in both runs)."""
     pytester.makeconftest(
         conftest
-        + '''
+        + """
 
 def pytest_configure(config):
     if not config.pluginmanager.has_plugin("pyskill"):
         config.addinivalue_line("markers", "max_queries(n): pyskill budget (plugin disabled)")
-'''
+"""
     )
 
 

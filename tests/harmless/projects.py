@@ -5,7 +5,7 @@ from __future__ import annotations
 # An ordinary application: SQLAlchemy ORM with an N+1, raw sqlite3 with an unbatched insert
 # loop, and a coroutine that blocks its event loop. Every line of it is something the plugin
 # captures and reports.
-APP = '''
+APP = """
 import asyncio
 import sqlite3
 import time
@@ -67,11 +67,11 @@ async def blocking_handler():
 
 def square(x):
     return x * x
-'''
+"""
 
 # Tests with every outcome pytest knows: passed, failed (a precise assertion), xfailed, skipped,
 # an error in set-up; sync, asyncio.run and pytest-asyncio tests; all of them run real SQL.
-TESTS = '''
+TESTS = """
 import asyncio
 
 import pytest
@@ -127,7 +127,7 @@ def test_error_in_setup(broken):
 def test_skip():
     app.raw_inserts(1)
     pytest.skip("not here")
-'''
+"""
 
 # assert_outcomes counts of TESTS run without the plugin.
 EXPECT = {"passed": 4, "failed": 1, "xfailed": 1, "errors": 1, "skipped": 1}

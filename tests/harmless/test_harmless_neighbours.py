@@ -25,7 +25,11 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_plain_run(project: pytest.Pytester) -> None:
     plugged = compare(project, expect=EXPECT)
     # The project gives the plugin something to report; findings are warnings, nothing else.
-    assert {f["rule"] for f in plugged.findings} >= {"n-plus-one", "unbatched-insert", "blocking-call"}
+    assert {f["rule"] for f in plugged.findings} >= {
+        "n-plus-one",
+        "unbatched-insert",
+        "blocking-call",
+    }
     assert plugged.pyskill_warnings
 
 
@@ -40,7 +44,7 @@ def test_randomly(project: pytest.Pytester) -> None:
     plugged.result.stdout.fnmatch_lines(["Using --randomly-seed=*"])
 
 
-RERUNS = '''
+RERUNS = """
 import pytest
 
 import app
@@ -68,7 +72,7 @@ def test_always_fails():
 
 def test_ok():
     assert app.raw_inserts(4) == 4
-'''
+"""
 
 
 @pytest.fixture
@@ -126,7 +130,7 @@ def test_threadleak_and_thread_enumerate(project: pytest.Pytester) -> None:
     compare(project, "--threadleak", expect=EXPECT)
 
 
-FORK_AFTER_LOOP = '''
+FORK_AFTER_LOOP = """
 import asyncio
 import multiprocessing
 import os
@@ -150,7 +154,7 @@ def test_b_later_fork_is_single_threaded():
     proc.join(60)
     code = proc.exitcode
     assert code == 0
-'''
+"""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
@@ -176,7 +180,7 @@ def test_pytest_cov(project: pytest.Pytester) -> None:
     assert [x for x in plugged.result.outlines if x.startswith("app.py")] == line
 
 
-TIME_TESTS = '''
+TIME_TESTS = """
 import asyncio
 import datetime
 import time
@@ -248,7 +252,7 @@ async def test_time_machine_async(session):
         await asyncio.sleep(0.001)
         assert await app.blocking_handler() == "done"
         assert app.raw_inserts(3) == 3
-'''
+"""
 
 
 def test_freezegun_and_time_machine(pytester: pytest.Pytester) -> None:
@@ -256,7 +260,7 @@ def test_freezegun_and_time_machine(pytester: pytest.Pytester) -> None:
     compare(pytester, expect={"passed": 7, "failed": 1})
 
 
-FAKEFS_TESTS = '''
+FAKEFS_TESTS = """
 import asyncio
 import os
 import shutil
@@ -298,7 +302,7 @@ def test_real_files_afterwards(tmp_path):
     path.write_text("abc")
     assert os.stat(path).st_size == 3
     assert not os.path.exists("/x.txt")
-'''
+"""
 
 
 def test_pyfakefs(pytester: pytest.Pytester) -> None:
@@ -306,7 +310,7 @@ def test_pyfakefs(pytester: pytest.Pytester) -> None:
     compare(pytester, expect={"passed": 3, "failed": 1})
 
 
-MULTIPROCESSING_TESTS = '''
+MULTIPROCESSING_TESTS = """
 import asyncio
 import multiprocessing
 import os
@@ -344,7 +348,7 @@ def test_child_failure_is_seen():
     proc.join(60)
     code = proc.exitcode
     assert code == 0, "the child exited with 3"
-'''
+"""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
@@ -355,7 +359,7 @@ def test_multiprocessing_fork_and_spawn(pytester: pytest.Pytester) -> None:
 
 def test_import_mode_importlib(pytester: pytest.Pytester) -> None:
     """Two test modules with the same basename (no ``__init__.py``) and a conftest fixture."""
-    conftest = '''
+    conftest = """
 import pytest
 
 import app
@@ -367,8 +371,8 @@ def session():
     with app.Session(eng) as s:
         app.seed(s, 3)
         yield s
-'''
-    same = '''
+"""
+    same = """
 import asyncio
 
 import app
@@ -384,7 +388,7 @@ def test_loop():
 
 def test_fails(session):
     assert app.author_names(session) == []
-'''
+"""
     files(pytester, app=APP, **{"tests.conftest": conftest, "tests.a.test_same": same})
     files(pytester, **{"tests.b.test_same": same})
     compare(pytester, "--import-mode=importlib", "tests", expect={"passed": 4, "failed": 2})
@@ -450,7 +454,7 @@ def test_doctests_with_a_database(pytester: pytest.Pytester) -> None:
     )
 
 
-UNITTEST_TESTS = '''
+UNITTEST_TESTS = """
 import asyncio
 import sqlite3
 import unittest
@@ -507,7 +511,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
 
     async def test_fails(self):
         self.assertEqual(await app.blocking_handler(), "nope")
-'''
+"""
 
 
 def test_unittest_testcase_and_isolated_asyncio(pytester: pytest.Pytester) -> None:
@@ -515,7 +519,7 @@ def test_unittest_testcase_and_isolated_asyncio(pytester: pytest.Pytester) -> No
     compare(pytester, expect={"failed": 3, "skipped": 1, "xfailed": 1})
 
 
-DJANGO_MODELS = '''
+DJANGO_MODELS = """
 from django.db import models
 
 
@@ -526,9 +530,9 @@ class Author(models.Model):
 class Book(models.Model):
     title = models.CharField(max_length=50)
     author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
-'''
+"""
 
-DJANGO_URLS = '''
+DJANGO_URLS = """
 from django.http import JsonResponse
 from django.urls import path
 
@@ -540,9 +544,9 @@ def titles(request):
 
 
 urlpatterns = [path("titles/", titles)]
-'''
+"""
 
-DJANGO_TESTS = '''
+DJANGO_TESTS = """
 import json
 import urllib.request
 
@@ -604,7 +608,7 @@ def test_function(django_assert_num_queries):
 @pytest.mark.django_db
 async def test_async_orm():
     assert await Book.objects.acount() == 0
-'''
+"""
 
 
 @pytest.fixture
@@ -612,7 +616,10 @@ def django_project(
     pytester: pytest.Pytester, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> pytest.Pytester:
     use_django_backend(request, monkeypatch, "sqlite")
-    settings = DJANGO_SETTINGS + 'ROOT_URLCONF = "shop.urls"\nALLOWED_HOSTS = ["*"]\nSTATIC_URL = "/static/"\n'
+    settings = (
+        DJANGO_SETTINGS
+        + 'ROOT_URLCONF = "shop.urls"\nALLOWED_HOSTS = ["*"]\nSTATIC_URL = "/static/"\n'
+    )
     files(
         pytester,
         settings=settings,
@@ -627,7 +634,7 @@ def test_django_test_cases(django_project: pytest.Pytester) -> None:
     compare(django_project, "--ds=settings", expect={"passed": 7, "failed": 1})
 
 
-DJANGO_BUDGETS = '''
+DJANGO_BUDGETS = """
 import pytest
 from django.test import TestCase, TransactionTestCase
 
@@ -650,7 +657,7 @@ class BudgetTransactionTestCase(TransactionTestCase):
 @pytest.mark.max_queries(1)
 def test_one_create_function():
     Author.objects.create(name="x")
-'''
+"""
 
 
 @pytest.mark.xfail(

@@ -14,7 +14,7 @@ import pytest
 from compare import Harmful, add_marker_fallback, compare, files, prime_cache, run
 from projects import APP
 
-PATCHING = '''
+PATCHING = """
 import asyncio
 import os
 import sqlite3
@@ -90,7 +90,7 @@ def test_fake_sleep_raises_precisely(monkeypatch):
     monkeypatch.setattr(time, "sleep", fake)
     app.raw_inserts(3)
     asyncio.run(app.blocking_handler())
-'''
+"""
 
 
 def test_user_patches_of_sleep_open_stat_connect(pytester: pytest.Pytester) -> None:
@@ -98,7 +98,7 @@ def test_user_patches_of_sleep_open_stat_connect(pytester: pytest.Pytester) -> N
     compare(pytester, expect={"passed": 8, "failed": 1})
 
 
-WRAPPED_BUILTINS = '''
+WRAPPED_BUILTINS = """
 import inspect
 import os
 import pickle
@@ -151,7 +151,7 @@ def test_metadata():
         assert (func.__name__, func.__qualname__, func.__module__) == (name, name, module)
         assert func.__doc__
     assert str(inspect.signature(os.stat)) == "(path, *, dir_fd=None, follow_symlinks=True)"
-'''
+"""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="posix module names")
@@ -165,7 +165,7 @@ def test_wrapped_builtins_behave_like_the_originals(pytester: pytest.Pytester) -
     compare(pytester, expect={"passed": 5})
 
 
-SQLITE_CONNECT = '''
+SQLITE_CONNECT = """
 import sqlite3
 
 
@@ -205,7 +205,7 @@ def test_uri_and_keywords(tmp_path):
     conn.execute("CREATE TABLE t (a)")
     conn.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
-'''
+"""
 
 
 @pytest.mark.xfail(
@@ -218,7 +218,7 @@ def test_sqlite3_connect_like_the_original(pytester: pytest.Pytester) -> None:
     compare(pytester, expect={"passed": 4})
 
 
-WARNING_CHECKS = '''
+WARNING_CHECKS = """
 import asyncio
 import warnings
 
@@ -268,7 +268,7 @@ def test_no_warning_under_error_filter():
 def test_deprecation_of_mine():
     app.raw_inserts(4)
     warnings.warn("old api", DeprecationWarning)
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -293,7 +293,7 @@ def test_warning_checks_and_filters(
         assert plugged.findings
 
 
-PYSKILL_FILTERS = '''
+PYSKILL_FILTERS = """
 import pytest
 
 import app
@@ -306,7 +306,7 @@ def test_opted_out_by_marker():
 
 def test_clean():
     assert app.raw_inserts(1) == 1
-'''
+"""
 
 
 @pytest.mark.xfail(
@@ -336,7 +336,7 @@ def test_pyskill_warning_filters_decide_like_any_warning(
     compare(pytester, *args, expect={"passed": 2})
 
 
-SELECTION = '''
+SELECTION = """
 import sqlite3
 
 
@@ -366,7 +366,7 @@ def test_4_fails():
 
 def test_5():
     assert lookups(3) == 3
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -391,7 +391,7 @@ def test_selection_flags(
     compare(pytester, *args, cache=True, expect=expect)
 
 
-TRACING_CONFTEST = '''
+TRACING_CONFTEST = """
 import sys
 import threading
 
@@ -424,9 +424,9 @@ def tracer():
     sys.settrace(trace)
     yield trace, lines
     sys.settrace(old)
-'''
+"""
 
-TRACING = '''
+TRACING = """
 import asyncio
 import sys
 
@@ -451,14 +451,14 @@ def test_settrace(tracer):
     assert app.raw_inserts(3) == 3
     assert asyncio.run(app.blocking_handler()) == "done"
     assert sys.gettrace() is trace
-    assert len(lines) == len(set(lines)) + 3 * 2 - 1 or lines
+    assert lines, "the tracer saw app.py"
 
 
 def test_settrace_fails_precisely(tracer):
     trace, lines = tracer
     app.raw_inserts(2)
     assert lines == [], "the tracer saw app.py"
-'''
+"""
 
 
 def test_profile_and_trace_functions(pytester: pytest.Pytester) -> None:
@@ -466,7 +466,7 @@ def test_profile_and_trace_functions(pytester: pytest.Pytester) -> None:
     compare(pytester, expect={"passed": 3, "failed": 1})
 
 
-SIGNALS = '''
+SIGNALS = """
 import asyncio
 import faulthandler
 import signal
@@ -535,7 +535,7 @@ def test_no_imports_during_a_test():
 
 def test_frameworks_not_imported_by_anyone_but_the_app():
     assert [m for m in ("django", "psycopg", "asyncpg") if m in sys.modules] == []
-'''
+"""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGALRM")
@@ -544,7 +544,7 @@ def test_signals_faulthandler_and_imports(pytester: pytest.Pytester) -> None:
     compare(pytester, expect={"passed": 6})
 
 
-POLLER_THREAD = '''
+POLLER_THREAD = """
 import sqlite3
 import threading
 
@@ -571,7 +571,7 @@ def test_b_one_query_of_its_own():
     RAN.clear()
     assert RAN.wait(30)  # the poller of test A ran during this test
     sqlite3.connect(":memory:").execute("SELECT 2").fetchall()
-'''
+"""
 
 
 @pytest.mark.xfail(
@@ -585,7 +585,7 @@ def test_threads_of_earlier_tests_do_not_count(pytester: pytest.Pytester) -> Non
     compare(pytester, "--strict-markers", expect={"passed": 2})
 
 
-FLUSH_STATE = '''
+FLUSH_STATE = """
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
@@ -605,9 +605,9 @@ def test_a_flush_that_raises():
 
 def test_b_unbatched_inserts():
     repo.insert_each(create_engine("sqlite://"), 5)
-'''
+"""
 
-REPO = '''
+REPO = """
 from sqlalchemy import text
 
 
@@ -616,7 +616,7 @@ def insert_each(eng, n):
         conn.execute(text("CREATE TABLE t (a INTEGER)"))
         for i in range(n):
             conn.execute(text("INSERT INTO t (a) VALUES (:a)"), {"a": i})
-'''
+"""
 
 
 @pytest.mark.xfail(
@@ -639,7 +639,7 @@ def test_findings_do_not_depend_on_earlier_tests(pytester: pytest.Pytester) -> N
         )
 
 
-LIFETIMES = '''
+LIFETIMES = """
 import gc
 import sqlite3
 import sys
@@ -693,7 +693,7 @@ def test_identity_map_empties(session):
     app.author_names(session)
     gc.collect()
     assert len(session.identity_map) == 0
-'''
+"""
 
 
 @pytest.mark.xfail(
@@ -706,7 +706,7 @@ def test_objects_die_when_they_would_without_the_plugin(pytester: pytest.Pyteste
     compare(pytester, expect={"passed": 4})
 
 
-BAD_RULES = '''
+BAD_RULES = """
 import pytest
 from pytest_pyskill import Finding
 
@@ -734,9 +734,9 @@ class BadExtra:
 @pytest.hookimpl(optionalhook=True)
 def pytest_pyskill_rules(config):
     return [NotAFinding(), BadExtra()]
-'''
+"""
 
-BAD_RULES_TESTS = '''
+BAD_RULES_TESTS = """
 import app
 
 
@@ -746,7 +746,7 @@ def test_one():
 
 def test_two():
     assert app.raw_inserts(1) == 1
-'''
+"""
 
 
 @pytest.mark.xfail(
@@ -762,7 +762,7 @@ def test_third_party_rule_errors_stay_internal(
     compare(pytester, *args, expect={"passed": 2})
 
 
-LAZY_CONFTEST = '''
+LAZY_CONFTEST = """
 import importlib.util
 import sys
 
@@ -781,9 +781,9 @@ def lazy(name):
 
 # In a dict: pytest itself reads every attribute of a conftest (fixture discovery).
 LAZY = {name: lazy(name) for name in ("lazy_ok", "lazy_boom")}
-'''
+"""
 
-LAZY_TESTS = '''
+LAZY_TESTS = """
 import asyncio
 import time
 
@@ -805,7 +805,7 @@ def test_sleep_and_loop_after_start_up():
     time.sleep(0)
     assert asyncio.run(app.blocking_handler()) == "done"
     assert app.raw_inserts(2) == 2
-'''
+"""
 
 
 @pytest.mark.xfail(
