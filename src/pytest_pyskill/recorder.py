@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .callsite import Classifier
 from .model import CallSite, OrmContext, Shape, StatementEvent
-from .sql import shape_of
+from .sql import shape_of, sql_text
 
 if TYPE_CHECKING:
     from .loop.watch import LoopWatch
@@ -221,7 +221,7 @@ class Recorder:
         source: str,
         database: str,
         vendor: str,
-        sql: str,
+        sql: object,
         executemany: bool,
         in_transaction: bool | None,
         duration: float,
@@ -235,6 +235,8 @@ class Recorder:
         if window is None:
             return
         try:
+            if type(sql) is not str:  # bytes, psycopg's sql.Composed...: counted all the same
+                sql = sql_text(sql)
             site, entry = self.classifier.locate(frame)
             self.last_site = site
             if entry is not self._entry:
