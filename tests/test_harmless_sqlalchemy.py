@@ -159,7 +159,9 @@ def test_an_executor_whose_driver_call_fails(engine):
 """
 
 
-def _observe(pytester: pytest.Pytester, run, *args: str) -> tuple[pytest.RunResult, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
+def _observe(
+    pytester: pytest.Pytester, run, *args: str
+) -> tuple[pytest.RunResult, dict[str, list[str]]]:
     out = pytester.path / "observed.json"
     pytester._monkeypatch.setenv("PYSKILL_OBSERVED", str(out))
     result = run(*args)
@@ -248,7 +250,7 @@ def test_c_unbatched_inserts_after_a_failed_flush(engine):
 """
 
 
-def _findings(pytester: pytest.Pytester, run, *args: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _findings(pytester: pytest.Pytester, run, *args: str) -> list[tuple[str, str]]:
     result = run("--pyskill-json=report.json", *args)
     assert "internal error" not in result.stdout.str(), result.stdout.str()
     report = json.loads((pytester.path / "report.json").read_text())
@@ -264,7 +266,8 @@ def test_a_flush_that_raised_does_not_tag_later_tests(
     assert _findings(pytester, run, "-k", "test_b") == expected  # alone
     # After the failed flush of test_a; and after one earlier in the same test.
     assert _findings(pytester, run) == [
-        *expected, ("test_c_unbatched_inserts_after_a_failed_flush", "unbatched-insert")
+        *expected,
+        ("test_c_unbatched_inserts_after_a_failed_flush", "unbatched-insert"),
     ]
 
 
@@ -368,7 +371,7 @@ def test_composed(pyskill):
 """
 
 
-def _composed_report(pytester: pytest.Pytester, run, *args: str) -> str:  # type: ignore[no-untyped-def]
+def _composed_report(pytester: pytest.Pytester, run, *args: str) -> str:
     result = run("--pyskill-json=report.json", "--pyskill-show-params", *args)
     result.assert_outcomes(failed=1)  # the max_queries(0) budget, and only that
     out = result.stdout.str()
