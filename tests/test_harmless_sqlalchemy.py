@@ -398,3 +398,35 @@ def test_composed_and_bytes_sql_through_django(
     pytester.makepyfile(settings=DJANGO_SETTINGS, test_it=COMPOSED_DJANGO_TESTS)
     pytester.mkpydir("shop")
     _composed_report(pytester, run, "--ds=settings")
+
+
+# -- plugin code on the user's path is guarded (issue 11, item 17) ----------------------------
+
+BROKEN_PLUGIN_TESTS = """
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+from pytest_pyskill.capture import sqlalchemy as capture
+
+def broken(*args):
+    raise RuntimeError("a bug in the plugin")
+
+@pytest.fixture(autouse=True)
+def break_the_plugin(monkeypatch):
+    monkeypatch.setattr(capture, "_session_origin", broken)
+
+def test_session_transaction():
+    engine = create_engine("sqlite://")
+    with Session(engine) as s:
+        assert s.execute(text("SELECT 1")).scalar() == 1
+        s.commit()
+"""
+
+
+def test_an_error_in_after_begin_is_an_internal_error(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_it=BROKEN_PLUGIN_TESTS)
+    result = run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*tracking a Session transaction: RuntimeError: a bug in the plugin*"]
+    )
