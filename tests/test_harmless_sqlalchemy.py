@@ -430,3 +430,33 @@ def test_an_error_in_after_begin_is_an_internal_error(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(
         ["*tracking a Session transaction: RuntimeError: a bug in the plugin*"]
     )
+
+
+def test_sql_text_never_renders_a_value() -> None:
+    from psycopg import sql
+
+    from pytest_pyskill.sql import shape_of, sql_text
+
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}, {}, {})").format(
+        sql.Identifier("app", 'we"ird'),
+        sql.SQL(", ").join([sql.Identifier("a"), sql.Identifier("b"), sql.Identifier("c")]),
+        sql.Literal("secret"),
+        sql.Placeholder("named"),
+        sql.Placeholder(),
+    )
+    assert sql_text(query) == (
+        'INSERT INTO "app"."we""ird" ("a", "b", "c") VALUES (?, %(named)s, %s)'
+    )
+    assert sql_text(sql.Composed(["secret", sql.SQL("x"), 12345])) == "?x?"
+    assert sql_text(sql.SQL("SELECT 1")) == "SELECT 1"
+    assert sql_text(b"SELECT \xff 1") == "SELECT \ufffd 1"
+    assert sql_text(bytearray(b"SELECT 2")) == "SELECT 2"
+    assert sql_text(memoryview(b"SELECT 3")) == "SELECT 3"
+
+    class Odd(str):
+        def __str__(self) -> str:
+            return "not this"
+
+    assert type(sql_text(Odd("SELECT 4"))) is str and sql_text(Odd("SELECT 4")) == "SELECT 4"
+    assert sql_text(12345) == "<non-text statement: int>"
+    assert shape_of(sql_text(object())).kind == "other"
