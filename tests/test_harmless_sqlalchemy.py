@@ -35,6 +35,16 @@ def class_early(cursor, statement, parameters, context):
         LOG.append("class-early")
 
 
+# A class-level custom executor registered before the plugin: it handles its statements.
+@event.listens_for(Engine, "do_execute")
+def class_early_executor(cursor, statement, parameters, context):
+    if "marker_early" in statement:
+        LOG.append("class-early-executor")
+        context.dialect.do_execute(cursor, statement.replace("5", "6"), parameters, context)
+        return True
+    return False
+
+
 @pytest.fixture
 def engine():
     engine = create_engine(os.environ["PYSKILL_TEST_URL"])
@@ -132,6 +142,15 @@ def test_listener_order_is_kept(engine, recorded):
         assert [s for s in recorded() if "marker_y" in s] == ["SELECT 7 AS marker_y"]
 
 
+def test_class_level_executor_registered_before_the_plugin(engine):
+    # It handles the statement before the plugin's listener is reached (SQLAlchemy ignores
+    # insert=True for dialect events), so the plugin does not see it: a documented limit.
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT 5 AS marker_early")).scalar()
+    LOG.append(f"result {value}")
+    assert value == 6
+
+
 def test_a_listener_that_raises(engine):
     class Boom(Exception):
         pass
@@ -175,15 +194,20 @@ def test_user_do_execute_listeners_run_as_without_the_plugin(
     pytester.makeconftest(LISTENER_CONFTEST)
     pytester.makepyfile(test_listeners=LISTENER_TESTS)
     without, plain = _observe(pytester, run, "-p", "no:pyskill")
-    without.assert_outcomes(passed=5)
+    without.assert_outcomes(passed=6)
     result, observed = _observe(pytester, run)
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     assert "internal error" not in result.stdout.str()
     assert observed == plain
     assert observed["test_listener_order_is_kept"] == [
         "class-early", "class-late", "engine-1", "engine-2"
     ]  # fmt: skip
     assert observed["test_custom_executor_handles_the_statement"][-1] == "result 42"
+    assert observed["test_class_level_executor_registered_before_the_plugin"] == [
+        "class-early",
+        "class-early-executor",
+        "result 6",
+    ]
     assert observed["test_a_listener_that_raises"][-1] == "raised Boom: no"
 
 
