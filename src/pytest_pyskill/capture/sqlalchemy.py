@@ -261,7 +261,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 pending.set(None)
                 if marked[0]() is window:
                     orm = marked[1]
-            if orm is None:
+            if orm is None and flushing.get() is not None:
                 orm = flush_context(window)
             in_tx, unit = transaction_state(conn)
         except Exception as exc:
