@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from .callsite import Classifier
 from .model import CallSite, OrmContext, Shape, StatementEvent
-from .sql import shape_of
+from .sql import shape_of, sql_text
 
 if TYPE_CHECKING:
     from .loop.watch import LoopWatch
@@ -278,7 +278,7 @@ class Recorder:
         source: str,
         database: str,
         vendor: str,
-        sql: str,
+        sql: object,
         executemany: bool,
         in_transaction: bool | None,
         duration: float,
@@ -300,6 +300,8 @@ class Recorder:
             if not site.frames and ident == window.thread:
                 window.harness += 1  # no project frame at all, on the test's thread
                 return
+            if type(sql) is not str:  # bytes, psycopg's sql.Composed...: counted all the same
+                sql = sql_text(sql)
             self.last_site = site
             in_loop = _get_running_loop() is not None
             if in_loop and blocking:

@@ -115,3 +115,62 @@ def shape_of(sql: str) -> Shape:
             _cache.clear()
         _cache[sql] = shape
     return shape
+
+
+def sql_text(statement: object) -> str:
+    """The text of a statement a driver was given as something other than ``str``.
+
+    ``bytes`` are decoded (UTF-8, undecodable bytes replaced). SQL-composition objects
+    (psycopg's ``sql.Composed``, ``sql.SQL``, ``sql.Identifier``, ``sql.Placeholder``; psycopg2's
+    equivalents; template strings) are walked part by part, duck-typed, and every literal value
+    becomes ``?``: a value is never rendered, so no parameter can reach a report. Anything else
+    is a fixed text naming its type (statement kind "other").
+    """
+    if isinstance(statement, str):
+        return str.__str__(statement)  # a plain str, whatever a subclass does
+    if isinstance(statement, (bytes, bytearray, memoryview)):
+        return bytes(statement).decode("utf-8", errors="replace")
+    if _is_template(statement):
+        return "?".join(getattr(statement, "strings"))  # noqa: B009
+    if hasattr(statement, "as_string"):
+        parts: list[str] = []
+        _compose(statement, parts, 0)
+        return "".join(parts)
+    return f"<non-text statement: {type(statement).__name__}>"
+
+
+def _is_template(obj: object) -> bool:
+    strings = getattr(obj, "strings", None)
+    return (
+        type(obj).__name__ == "Template"
+        and hasattr(obj, "interpolations")
+        and isinstance(strings, tuple)
+        and all(isinstance(s, str) for s in strings)
+    )
+
+
+def _compose(obj: object, parts: list[str], depth: int) -> None:
+    """Append the text of one composable to ``parts``; values become ``?``."""
+    name = type(obj).__name__
+    inner = getattr(obj, "_obj", None)
+    if name == "Composed" and depth < 100:
+        seq = inner if isinstance(inner, list) else getattr(obj, "seq", None)
+        if isinstance(seq, (list, tuple)):
+            for part in seq:
+                _compose(part, parts, depth + 1)
+            return
+    elif name == "SQL":
+        text = inner if isinstance(inner, str) else getattr(obj, "string", None)
+        if isinstance(text, str):
+            parts.append(text)
+            return
+    elif name == "Identifier":
+        names = inner if isinstance(inner, tuple) else getattr(obj, "strings", None)
+        if isinstance(names, tuple) and all(isinstance(n, str) for n in names):
+            parts.append(".".join('"' + n.replace('"', '""') + '"' for n in names))
+            return
+    elif name == "Placeholder":
+        key = inner if isinstance(inner, str) else getattr(obj, "name", None)
+        parts.append(f"%({key})s" if isinstance(key, str) and key else "%s")
+        return
+    parts.append("?")  # a Literal, or a part we do not know: never its value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from compare import Harmful, add_marker_fallback, compare, files, run
+from compare import add_marker_fallback, compare, files, run
 from projects import APP, EXPECT, TESTS
 
 from conftest import DJANGO_SETTINGS, use_django_backend

@@ -5,6 +5,10 @@
   including the sync engine under an ``AsyncEngine``, is covered). Any ``ConnectionEvents``
   listener (``before_cursor_execute``, ``begin``...) switches every engine onto SQLAlchemy's
   event path, which costs about 9 us per statement by itself; the dialect events do not.
+  To time the statement, the plugin's listener runs it: it calls the listeners SQLAlchemy would
+  have called after it (class-level ones registered later, then each engine's own), in order,
+  and the dialect's method only if none of them handled the statement, so a user's listeners
+  (counters, rewriters, custom executors) behave exactly as without the plugin.
 * ORM context: the ``Session`` class event ``do_orm_execute`` (which relation was lazily loaded
   from which object, column loads).
 * Transactions: who opened the transaction a statement runs in. ``Connection.begin`` and
@@ -159,8 +163,13 @@ def install(recorder: Recorder) -> Callable[[], None]:
     session_txs: dict[int, tuple[SessionTransaction, bool]] = {}
     origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # Session txs
     keep: dict[int, weakref.ref[Any]] = {}
-    pending: ContextVar[OrmContext | None] = ContextVar("pyskill_sqlalchemy_orm", default=None)
-    flushing: ContextVar[int | None] = ContextVar("pyskill_sqlalchemy_flush", default=None)
+    # (window, ORM context) of the next statement; (window, Session, number) of a flush.
+    pending: ContextVar[tuple[weakref.ref[Any], OrmContext] | None] = ContextVar(
+        "pyskill_sqlalchemy_orm", default=None
+    )
+    flushing: ContextVar[tuple[weakref.ref[Any], weakref.ref[Any], int] | None] = ContextVar(
+        "pyskill_sqlalchemy_flush", default=None
+    )
 
     tables_of: dict[int, list[dict[int, Any] | set[int]]] = {}
 
@@ -216,10 +225,16 @@ def install(recorder: Recorder) -> Callable[[], None]:
         return in_tx, serials.get(id(root))
 
     # -- statements ------------------------------------------------------------------------
+    # The plugin's listener times the statement, so it must be the one that runs it: it runs
+    # the listeners SQLAlchemy would have called after it (the same dispatch collection, from
+    # the entry after ours: later class-level listeners, then every engine's own), stops at the
+    # first that handles the statement (returns True), and calls the dialect's method only if
+    # none did -- exactly SQLAlchemy's loop -- then returns True so SQLAlchemy stops there.
     def capture(
-        run: Callable[[], Any],
-        cursor: Any,
-        statement: str,
+        me: Callable[..., bool],
+        method: str,
+        args: tuple[Any, ...],
+        statement: Any,
         parameters: Any,
         context: Any,
         many: bool,
@@ -229,23 +244,36 @@ def install(recorder: Recorder) -> Callable[[], None]:
             # SQLAlchemy's own first-connect set-up (server version, encoding...): the
             # ConnectionEvents never see it either.
             return False
+        window = recorder.window
         try:
+            dialect = context.dialect
+            later = iter(getattr(dialect.dispatch, method))
+            for fn in later:
+                if fn is me:
+                    break
+            else:
+                return False  # not called from SQLAlchemy's loop: leave the statement alone
             database, vendor = describe(conn)
             batched = many or context.execute_style is _INSERTMANY
-            orm = pending.get()
-            if orm is not None:
+            orm = None
+            marked = pending.get()
+            if marked is not None:
                 pending.set(None)
-            else:
-                flush = flushing.get()
-                if flush is not None:
-                    orm = OrmContext(NAME, None, None, f"flush#{flush}", False, "flush", None)
+                if marked[0]() is window:
+                    orm = marked[1]
+            if orm is None and flushing.get() is not None:
+                orm = flush_context(window)
             in_tx, unit = transaction_state(conn)
         except Exception as exc:
             recorder.internal_error("reading a SQLAlchemy statement", exc)
             return False  # let SQLAlchemy run the statement itself
         start = perf_counter()
         try:
-            run()
+            for fn in later:
+                if fn(*args):
+                    break
+            else:
+                getattr(dialect, method)(*args)
         finally:
             record(
                 NAME,
@@ -259,59 +287,86 @@ def install(recorder: Recorder) -> Callable[[], None]:
                 orm,
                 parameters,
                 unit,
-                not context.dialect.is_async,
+                not dialect.is_async,
             )
         return True
 
-    def handler(method: str, many: bool) -> Callable[..., bool]:
-        """A ``do_execute``-style listener that runs the dialect's own ``method`` and records."""
-
-        def listener(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-            if recorder.window is None:
-                return False
-            run = getattr(context.dialect, method)
-            return capture(
-                lambda: run(cursor, statement, parameters, context),
-                cursor, statement, parameters, context, many,
-            )  # fmt: skip
-
-        return listener
-
-    do_execute = handler("do_execute", False)
-    do_executemany = handler("do_executemany", True)
-
-    def do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+    def do_execute(cursor: Any, statement: Any, parameters: Any, context: Any) -> bool:
         if recorder.window is None:
             return False
-        dialect = context.dialect
         return capture(
-            lambda: dialect.do_execute_no_params(cursor, statement, context),
-            cursor, statement, None, context, False,
+            do_execute, "do_execute", (cursor, statement, parameters, context),
+            statement, parameters, context, False,
         )  # fmt: skip
 
+    def do_executemany(cursor: Any, statement: Any, parameters: Any, context: Any) -> bool:
+        if recorder.window is None:
+            return False
+        return capture(
+            do_executemany, "do_executemany", (cursor, statement, parameters, context),
+            statement, parameters, context, True,
+        )  # fmt: skip
+
+    def do_execute_no_params(cursor: Any, statement: Any, context: Any) -> bool:
+        if recorder.window is None:
+            return False
+        return capture(
+            do_execute_no_params, "do_execute_no_params", (cursor, statement, context),
+            statement, None, context, False,
+        )  # fmt: skip
+
+    # -- ORM context -----------------------------------------------------------------------
+    # Both markers carry the window they were set in (weakly) and are only believed in that
+    # window: a ContextVar outlives the test, and a flush that raised never reaches
+    # after_flush_postexec. The flush marker is also only believed while its Session is still
+    # flushing, so a failed flush cannot tag the statements that follow it.
     flushes = [0]
 
+    def flush_context(window: Any) -> OrmContext | None:
+        marked = flushing.get()
+        if marked is None:
+            return None
+        window_ref, session_ref, number = marked
+        session = session_ref()
+        if window_ref() is window and session is not None and getattr(session, "_flushing", True):
+            return OrmContext(NAME, None, None, f"flush#{number}", False, "flush", None)
+        flushing.set(None)  # stale: from another test, or a flush that ended (or raised)
+        return None
+
     def before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-        if recorder.window is None:
-            return
-        flushes[0] += 1
-        pending.set(None)
-        flushing.set(flushes[0])
-
-    def after_flush_postexec(session: Session, flush_context: Any) -> None:
-        flushing.set(None)
-
-    def do_orm_execute(state: ORMExecuteState) -> None:
-        if recorder.window is None:
+        window = recorder.window
+        if window is None:
             return
         try:
-            if not state.is_select:
-                return
-            loaded_from = state.lazy_loaded_from
-            if loaded_from is not None:
-                pending.set(_lazy_context(state, loaded_from, fetched))
-            elif state.is_column_load:
-                pending.set(_column_context(state, fetched))
+            flushes[0] += 1
+            pending.set(None)
+            flushing.set((weakref.ref(window), weakref.ref(session), flushes[0]))
+        except Exception as exc:
+            recorder.internal_error("tracking a SQLAlchemy flush", exc)
+
+    def after_flush_postexec(session: Session, flush_context: Any) -> None:
+        try:
+            if flushing.get() is not None:
+                flushing.set(None)
+        except Exception as exc:
+            recorder.internal_error("tracking a SQLAlchemy flush", exc)
+
+    def do_orm_execute(state: ORMExecuteState) -> None:
+        window = recorder.window
+        if window is None:
+            return
+        try:
+            context = None
+            if state.is_select:
+                loaded_from = state.lazy_loaded_from
+                if loaded_from is not None:
+                    context = _lazy_context(state, loaded_from, fetched)
+                elif state.is_column_load:
+                    context = _column_context(state, fetched)
+            if context is not None:
+                pending.set((weakref.ref(window), context))
+            elif pending.get() is not None:
+                pending.set(None)  # a marker whose statement never ran belongs to no other
         except Exception as exc:
             recorder.internal_error("reading SQLAlchemy ORM context", exc)
 
@@ -363,8 +418,11 @@ def install(recorder: Recorder) -> Callable[[], None]:
     def after_begin(
         session: Session, transaction: SessionTransaction, connection: Connection
     ) -> None:
-        is_user = _session_origin(transaction, origins) == "user"
-        session_txs[remember(connection, session_txs)] = (transaction, is_user)
+        try:
+            is_user = _session_origin(transaction, origins) == "user"
+            session_txs[remember(connection, session_txs)] = (transaction, is_user)
+        except Exception as exc:
+            recorder.internal_error("tracking a Session transaction", exc)
 
     listeners: list[tuple[Any, str, Callable[..., Any]]] = [
         (Engine, "do_execute", do_execute),
