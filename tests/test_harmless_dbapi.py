@@ -59,7 +59,7 @@ def test_connect_as_a_class_attribute_does_not_bind():
 
 def test_connect_pickles_by_reference():
     again = pickle.loads(pickle.dumps(sqlite3.connect))
-    assert again is _sqlite3.connect
+    assert again is sqlite3.connect  # a round trip gives back what the name holds
     again(":memory:").execute("SELECT 1")
 
 def test_connect_names_doc_and_signature():

@@ -484,3 +484,45 @@ def test_sql_text_never_renders_a_value() -> None:
     assert type(sql_text(Odd("SELECT 4"))) is str and sql_text(Odd("SELECT 4")) == "SELECT 4"
     assert sql_text(12345) == "<non-text statement: int>"
     assert shape_of(sql_text(object())).kind == "other"
+
+
+# -- a long-lived connection keeps no Session alive (issue 11, item 10) -----------------------
+
+JOINED_SESSION_TESTS = """
+import gc
+import weakref
+
+from sqlalchemy import create_engine, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Book(Base):
+    __tablename__ = "book"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(50))
+
+
+def test_a_closed_session_on_a_long_lived_connection_dies():
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with engine.connect() as conn:  # a fixture's connection, outliving each Session
+        session = Session(bind=conn)
+        book = Book(title="t")
+        session.add(book)
+        session.flush()
+        dead = [weakref.ref(session), weakref.ref(book)]
+        session.close()
+        del session, book
+        gc.collect()
+        assert [ref() for ref in dead] == [None, None]
+"""
+
+
+def test_a_long_lived_connection_keeps_no_session_alive(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_it=JOINED_SESSION_TESTS)
+    for plugin in ((), ("-p", "no:pyskill")):
+        pytester.runpytest_subprocess(*plugin).assert_outcomes(passed=1)

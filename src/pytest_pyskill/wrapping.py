@@ -34,8 +34,9 @@ The returned object
   original's ``repr``;
 - is its own copy (``copy.copy``/``deepcopy`` return it, as for a builtin).
 
-What it cannot hide: ``type(wrapper)`` is not ``builtin_function_or_method`` (so
-``inspect.isbuiltin`` is false) and ``wrapper is original`` is false.
+What it cannot hide: ``type(wrapper)`` is not ``builtin_function_or_method`` (though
+``wrapper.__class__``, ``isinstance`` and ``inspect.isbuiltin`` say it is, as for the original)
+and ``wrapper is original`` is false.
 
 Methods looked up on instances (``socket.socket.recv``, ``threading.Event.wait``) are the
 opposite case: their replacement must bind, so it stays a plain function (see
@@ -76,6 +77,13 @@ class Transparent:
 
     __wrapped__: Any
 
+    # ``isinstance(wrapper, types.BuiltinFunctionType)`` and ``inspect.isbuiltin(wrapper)`` hold
+    # as for the original (isinstance consults ``__class__``, as for ``unittest.mock`` specs):
+    # tools that recognise file-system functions that way (pyfakefs) still find and patch them.
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105
+        return type(self.__wrapped__)
+
     def __repr__(self) -> str:
         return repr(self.__wrapped__)
 
@@ -98,14 +106,28 @@ class Transparent:
             home = None
         if home is self:
             return name  # pickle's own global lookup: the original's exact bytes
+        installed = getattr(self, "__pyskill_home__", None)
+        if isinstance(installed, tuple):
+            # Installed under another name than the original's (``os.stat`` is ``posix.stat``):
+            # that name, so that a round trip in this process gives this object back, as it
+            # gives the original back without the plugin; elsewhere it is the original.
+            where, attr = installed
+            if getattr(sys.modules.get(where), attr, None) is self:
+                return operator.attrgetter(attr), (_ModuleRef(where),)
         # Installed elsewhere than its home (``os.stat`` is ``posix.stat``), or not installed:
         # the same name, looked up when loaded.
         return operator.attrgetter(name), (_ModuleRef(module),)
 
 
-def transparent(original: Callable[..., Any], call: Callable[..., Any]) -> Transparent:
+def transparent(
+    original: Callable[..., Any],
+    call: Callable[..., Any],
+    home: tuple[str, str] | None = None,
+) -> Transparent:
     """A replacement for the function ``original`` that runs ``call`` and is otherwise
-    indistinguishable from it in plain code (see the module docstring)."""
+    indistinguishable from it in plain code (see the module docstring). ``home``: the
+    (module, attribute) it is installed as, when that is not where the original's own
+    ``__module__``/``__qualname__`` point (pickling names it there while it is installed)."""
     cls = type(
         "Transparent",
         (Transparent,),
@@ -117,6 +139,8 @@ def transparent(original: Callable[..., Any], call: Callable[..., Any]) -> Trans
         with contextlib.suppress(AttributeError):
             namespace[attr] = getattr(original, attr)
     namespace["__wrapped__"] = original
+    if home is not None:
+        namespace["__pyskill_home__"] = home
     return wrapper
 
 

@@ -253,7 +253,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
             recorder.internal_error("tracing a sqlite3 connection", exc)
         return conn
 
-    wrapper = transparent(original, connect)
+    wrapper = transparent(original, connect, ("sqlite3", "connect"))
     modules = [m for m in (sqlite3, sys.modules.get("sqlite3.dbapi2")) if m is not None]
     for module in modules:
         setattr(module, "connect", wrapper)  # noqa: B010 - the module's type has no such slot

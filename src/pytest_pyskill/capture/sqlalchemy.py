@@ -160,7 +160,8 @@ def install(recorder: Recorder) -> Callable[[], None]:
     harness_txs: set[int] = set()  # transactions opened by test code (fixtures)
     serials: dict[int, int] = {}  # transaction -> commit-unit number
     # connection -> (Session transaction on it, opened by the code?), resolved once per begin
-    session_txs: dict[int, tuple[SessionTransaction, bool]] = {}
+    # (weakly: a long-lived connection must not keep a closed Session and its objects alive)
+    session_txs: dict[int, tuple[weakref.ref[SessionTransaction], bool]] = {}
     origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # Session txs
     keep: dict[int, weakref.ref[Any]] = {}
     # (window, ORM context) of the next statement; (window, Session, number) of a flush.
@@ -217,7 +218,9 @@ def install(recorder: Recorder) -> Callable[[], None]:
             )
         if not in_tx:
             session = session_txs.get(id(conn))
-            in_tx = session is not None and session[1] and session[0].is_active
+            if session is not None and session[1]:
+                tx = session[0]()
+                in_tx = tx is not None and tx.is_active
         if root is None:
             return in_tx, None
         if id(root) in harness_txs:
@@ -420,7 +423,7 @@ def install(recorder: Recorder) -> Callable[[], None]:
     ) -> None:
         try:
             is_user = _session_origin(transaction, origins) == "user"
-            session_txs[remember(connection, session_txs)] = (transaction, is_user)
+            session_txs[remember(connection, session_txs)] = (weakref.ref(transaction), is_user)
         except Exception as exc:
             recorder.internal_error("tracking a Session transaction", exc)
 

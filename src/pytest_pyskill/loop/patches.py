@@ -204,13 +204,18 @@ def _wrapper(
     timed = watch.timed
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        if watch.watching and get_loop() is not None and (guard is None or guard(args, kwargs)):
-            return timed(name, original, args, kwargs, detail)
+        if watch.watching and get_loop() is not None:
+            try:
+                blocks = guard is None or guard(args, kwargs)
+            except Exception:  # odd arguments: the original raises its own error for them
+                blocks = False
+            if blocks:
+                return timed(name, original, args, kwargs, detail)
         return original(*args, **kwargs)
 
     if isinstance(owner, type):
         return method_wrapper(original, call, owner, attr)  # looked up on instances: binds
-    return transparent(original, call)
+    return transparent(original, call, (getattr(owner, "__name__", ""), attr))
 
 
 _SUPPORTS = ("supports_dir_fd", "supports_fd", "supports_follow_symlinks", "supports_effective_ids")
