@@ -101,7 +101,8 @@ def main() -> None:
         return
     sources = args.src or ["src"]
     cases = args.cases.split(",")
-    jobs = [(s, c, m, n) for s in sources for c in cases for m in MODES for n in (args.low, args.high)]
+    counts_of = (args.low, args.high)
+    jobs = [(s, c, m, n) for s in sources for c in cases for m in MODES for n in counts_of]
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         counts = dict(zip(jobs, pool.map(lambda j: instructions(*j), jobs), strict=True))
     per = {
@@ -112,8 +113,10 @@ def main() -> None:
         for m in MODES
     }
     print(f"instructions per statement (callgrind, {args.high} - {args.low} statements)")
-    header = f"{'case':<16} {'src':<28} {'no plugin':>10} {'in a test':>10} {'added':>9} {'ratio':>6}"
-    print(header)
+    print(
+        f"{'case':<16} {'src':<28} {'no plugin':>10} {'in a test':>10} {'added':>9} "
+        f"{'ratio':>6}"
+    )
     for c in cases:
         for s in sources:
             base, active = per[(s, c, "none")], per[(s, c, "active")]
