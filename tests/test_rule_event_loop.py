@@ -304,14 +304,16 @@ async def test_many_small_stalls_over_budget(): await blocking.many_small_stalls
 async def test_many_small_stalls_within_budget(): await blocking.many_small_stalls()
 
 
-# Work offloaded to threads starves the loop of the GIL now and then; that is not blocking.
-@pytest.mark.max_loop_block(40)
+# Work offloaded to threads starves the loop of the GIL now and then; that is not blocking
+# (10 x 40 ms of CPU in threads: counted as loop block, it would be far over the budget).
+@pytest.mark.max_loop_block(80)
 async def test_offloaded_cpu_is_not_loop_block(): await blocking.offloaded_chunks()
 
 
 # 10 x 25 ms: each stall also keeps the watchdog from the GIL; counted from when the ping was
-# due, most of the 250 ms is measured.
-@pytest.mark.max_loop_block(120)
+# due, most of the 250 ms is measured (the budget leaves room for a loaded CI machine, where
+# the watchdog thread itself may wait for a core).
+@pytest.mark.max_loop_block(60)
 async def test_short_stalls_add_up(): await blocking.short_stalls()
 """
 
