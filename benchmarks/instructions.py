@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import os
 import re
 import subprocess
@@ -46,9 +47,12 @@ def child(case: str, mode: str, n: int) -> None:
     }[case]
     recorder = Recorder(Classifier(os.getcwd()), max_events=100_000, keep_params=False)
     captures = Captures(recorder)
+    # Django capture attaches once Django is set up (by make()); a raw sqlite3 connection is
+    # traced only when opened after installing.
+    loop = make() if case != "sqlite3" else None
     if mode != "none":
         captures.install_available()
-    loop = make()  # after installing: a raw sqlite3 connection opened now is a traced one
+    loop = loop or make()
     if mode == "active":
         recorder.open("bench::window")
     loop(200)  # warm-up: first-use caches on every path
@@ -94,6 +98,7 @@ def main() -> None:
     parser.add_argument("--high", type=int, default=1500)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--cache", help="a JSON file keeping finished counts")
     args = parser.parse_args()
     if args.child:
         case, mode, n = args.child
@@ -103,8 +108,21 @@ def main() -> None:
     cases = args.cases.split(",")
     counts_of = (args.low, args.high)
     jobs = [(s, c, m, n) for s in sources for c in cases for m in MODES for n in counts_of]
+    # Finished counts are kept in --cache, so an interrupted run resumes where it stopped.
+    cache: dict[str, int] = {}
+    if args.cache and os.path.exists(args.cache):
+        cache = json.loads(Path(args.cache).read_text())
+
+    def count(job: tuple[str, str, str, int]) -> int:
+        key = "|".join(map(str, job))
+        if key not in cache:
+            cache[key] = instructions(*job)
+            if args.cache:
+                Path(args.cache).write_text(json.dumps(cache, indent=1))
+        return cache[key]
+
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        counts = dict(zip(jobs, pool.map(lambda j: instructions(*j), jobs), strict=True))
+        counts = dict(zip(jobs, pool.map(count, jobs), strict=True))
     per = {
         (s, c, m): (counts[(s, c, m, args.high)] - counts[(s, c, m, args.low)])
         / (args.high - args.low)
