@@ -40,7 +40,8 @@ _REPORTS = {}
 _CRASHES = {}
 _WARNINGS = []
 _COLLECT_ERRORS = []
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+# Memory addresses and process ids differ from run to run, not between with and without.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+|(?<=pid=)[0-9]+")
 
 
 def _outcome(report):

@@ -149,7 +149,8 @@ def test_b_later_fork_is_single_threaded():
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
 def test_fork_after_a_test_with_an_event_loop(pytester: pytest.Pytester) -> None:
     files(pytester, app=APP, test_fork=FORK_AFTER_LOOP)
-    compare(pytester, expect={"passed": 2})
+    # Without pytest-rerunfailures' server thread: the process must be single-threaded.
+    compare(pytester, "-p", "no:rerunfailures", expect={"passed": 2})
 
 
 def test_pytest_cov(project: pytest.Pytester) -> None:
@@ -337,7 +338,16 @@ def test_child_failure_is_seen():
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
 def test_multiprocessing_fork_and_spawn(pytester: pytest.Pytester) -> None:
     files(pytester, app=APP, test_mp=MULTIPROCESSING_TESTS)
-    compare(pytester, "-p", "no:faulthandler", expect={"passed": 3, "failed": 1})
+    # pytest-rerunfailures (installed for another case) runs a server thread in every pytest
+    # process: on Python 3.12+ each fork would warn that the process is multi-threaded.
+    compare(
+        pytester,
+        "-p",
+        "no:faulthandler",
+        "-p",
+        "no:rerunfailures",
+        expect={"passed": 3, "failed": 1},
+    )
 
 
 def test_import_mode_importlib(pytester: pytest.Pytester) -> None:

@@ -102,6 +102,7 @@ WRAPPED_BUILTINS = """
 import inspect
 import os
 import pickle
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -146,7 +147,7 @@ def test_metadata():
         (time.sleep, "sleep", "time"),
         (os.stat, "stat", "posix"),
         (os.listdir, "listdir", "posix"),
-        (open, "open", "io"),
+        (open, "open", "_io" if sys.version_info >= (3, 12) else "io"),
     ):
         assert (func.__name__, func.__qualname__, func.__module__) == (name, name, module)
         assert func.__doc__
