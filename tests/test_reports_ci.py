@@ -123,7 +123,12 @@ def test_sarif_is_valid_and_its_fingerprints_survive_line_shifts(project, run) -
 
 
 def test_junit_properties_without_xunit2_warnings(project, run) -> None:
-    result = run("--junitxml=junit.xml", "-o", "junit_family=xunit2", "-W", "error")
+    # The project leaves its sqlite3 connections open; Python 3.13 warns when the cyclic GC
+    # collects one (a connection is always in a cycle), at a moment no run controls.
+    result = run(
+        "--junitxml=junit.xml", "-o", "junit_family=xunit2", "-W", "error",
+        "-W", "ignore::ResourceWarning",
+    )  # fmt: skip
     result.assert_outcomes(passed=10, failed=1)
     assert "user_properties" not in result.stdout.str()
     assert "record_property" not in result.stdout.str()
