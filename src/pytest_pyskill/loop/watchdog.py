@@ -46,6 +46,8 @@ from .watch import IDLE_SITE, LoopWatch
 # blocking calls of the test).
 _cond_wait = threading.Condition.wait
 _thread_join = threading.Thread.join
+_real_stat = os.stat  # bound before any patch: the fork hook must not record its own checks
+_real_sleep = time.sleep
 _IMPORT_SITE = CallSite(())  # samples taken inside the import system (a first import)
 _IMPORT_ALLOWANCE = next(a.key for a in DEFAULTS if a.where == "importlib*")
 # Where an idle loop's thread sits: the selector's wait, or the loop's own run methods (uvloop's
@@ -189,6 +191,10 @@ class Watchdog:
             if stop is not None:
                 self._restart_after_fork = True
         self._join(stop)
+        if stop is not None:
+            _wait_for_os_thread_exit(stop)
+
+
 
     def after_fork_in_parent(self) -> None:
         if not self._restart_after_fork:
@@ -400,3 +406,21 @@ def install(watchdog: Watchdog) -> Callable[[], None]:
             watchdog.close()
 
     return uninstall
+
+
+def _wait_for_os_thread_exit(thread: threading.Thread, limit: float = 0.5) -> None:
+    """``join()`` returns once the thread's Python state is gone; the OS thread ends a moment
+    later. Python 3.12+ counts OS threads (``/proc/self/task`` on Linux) when it decides whether
+    ``os.fork()`` warns that the process is multi-threaded: wait (briefly, bounded) until the
+    joined thread has left that count."""
+    native = getattr(thread, "native_id", None)
+    task = f"/proc/self/task/{native}"
+    if native is None:
+        return
+    deadline = perf_counter() + limit
+    while perf_counter() < deadline:
+        try:
+            _real_stat(task)
+        except OSError:
+            return  # gone (or no /proc: nothing counts it there)
+        _real_sleep(0.0002)
